@@ -1,0 +1,139 @@
+"""Every constant of the stream contract, in one place.
+
+The CPU core (``fastinit.core``), the numpy reference (``fastinit.reference``) and
+the CUDA sources in ``kernels/`` all read their numbers from here; ``docs/stream.md``
+documents them.
+"""
+
+# Philox4x32 (Salmon et al., SC'11; Random123 philox.h).
+PHILOX_M0 = 0xD2511F53
+PHILOX_M1 = 0xCD9E8D57
+PHILOX_W0 = 0x9E3779B9  # key bump, golden ratio
+PHILOX_W1 = 0xBB67AE85  # key bump, sqrt(3) - 1
+PHILOX_ROUNDS = 10
+
+# Elements produced per 4-word Philox block, by rule (see docs/stream.md).
+ELEMENTS_PER_BLOCK = {
+    "raw": 4,
+    "uniform32": 4,  # float32: one word each
+    "uniform16": 8,  # float16 / bfloat16: one 16-bit half-word each
+    "uniform64": 2,  # float64: two words each
+    "normal32": 4,  # float32, float16, bfloat16: Box-Muller over word pairs
+    "normal64": 2,  # float64: Box-Muller over one block (two 53-bit uniforms)
+    "truncnorm32": 4,  # float32, float16, bfloat16: one word each
+    "truncnorm64": 2,  # float64: two words each
+    "bernoulli": 4,  # one word each
+}
+
+# Natural logarithm, fdlibm's e_log.c / e_logf.c reduction and polynomial:
+# x = m * 2**k, m in [sqrt(2)/2, sqrt(2)), f = m - 1, s = f / (2 + f),
+# log(x) = k*ln2_hi - ((hfsq - (s*(hfsq + R(s*s)) + k*ln2_lo)) - f).
+LOG_LG64 = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+    1.818357216161805012e-01,
+    1.531383769920937332e-01,
+    1.479819860511658591e-01,
+)
+LOG_LN2_HI64 = 6.93147180369123816490e-01
+LOG_LN2_LO64 = 1.90821492927058770002e-10
+LOG_LG32 = (
+    6.6666668653e-01,
+    4.0000000596e-01,
+    2.8571429849e-01,
+    2.2222198546e-01,
+    1.8183572590e-01,
+    1.5313838422e-01,
+    1.4798198640e-01,
+)
+LOG_LN2_HI32 = 6.9313812256e-01
+LOG_LN2_LO32 = 9.0580006145e-06
+SQRT_HALF = 0.70710678118654752440
+
+# 2*pi, and Taylor coefficients of sin(x)/x and cos(x) in x*x on [-pi/4, pi/4]
+# (the angle of Box-Muller is reduced to that interval by whole quarter turns).
+TWO_PI = 6.28318530717958647692
+
+
+def _taylor(first, count):
+    coeffs, term, n = [], 1.0, first
+    for _ in range(count):
+        coeffs.append(term)
+        term = -term / ((n + 1) * (n + 2))
+        n += 2
+    return tuple(coeffs)
+
+
+SIN64 = _taylor(1, 9)  # x - x^3/3! + ... - x^17/17!
+COS64 = _taylor(0, 10)  # 1 - x^2/2! + ... - x^18/18!
+SIN32 = _taylor(1, 5)  # up to x^9/9!
+COS32 = _taylor(0, 6)  # up to x^10/10!
+
+# Inverse normal CDF, Wichura's AS241 (PPND16, Applied Statistics 37(3), 1988),
+# coefficients lowest degree first.
+AS241_SPLIT1 = 0.425
+AS241_SPLIT2 = 5.0
+AS241_CONST1 = 0.180625
+AS241_CONST2 = 1.6
+AS241_A = (
+    3.3871328727963666080e0,
+    1.3314166789178437745e2,
+    1.9715909503065514427e3,
+    1.3731693765509461125e4,
+    4.5921953931549871457e4,
+    6.7265770927008700853e4,
+    3.3430575583588128105e4,
+    2.5090809287301226727e3,
+)
+AS241_B = (
+    1.0,
+    4.2313330701600911252e1,
+    6.8718700749205790830e2,
+    5.3941960214247511077e3,
+    2.1213794301586595867e4,
+    3.9307895800092710610e4,
+    2.8729085735721942674e4,
+    5.2264952788528545610e3,
+)
+AS241_C = (
+    1.42343711074968357734e0,
+    4.63033784615654529590e0,
+    5.76949722146069140550e0,
+    3.64784832476320460504e0,
+    1.27045825245236838258e0,
+    2.41780725177450611770e-1,
+    2.27238449892691845833e-2,
+    7.74545014278341407640e-4,
+)
+AS241_D = (
+    1.0,
+    2.05319162663775882187e0,
+    1.67638483018380384940e0,
+    6.89767334985100004550e-1,
+    1.48103976427480074590e-1,
+    1.51986665636164571966e-2,
+    5.47593808499534494600e-4,
+    1.05075007164441684324e-9,
+)
+AS241_E = (
+    6.65790464350110377720e0,
+    5.46378491116411436990e0,
+    1.78482653991729133580e0,
+    2.96560571828504891230e-1,
+    2.65321895265761230930e-2,
+    1.24266094738807843860e-3,
+    2.71155556874348757815e-5,
+    2.01033439929228813265e-7,
+)
+AS241_F = (
+    1.0,
+    5.99832206555887937690e-1,
+    1.36929880922735805310e-1,
+    1.48753612908506148525e-2,
+    7.86869131145613259100e-4,
+    1.84631831751005468180e-5,
+    1.42151175831644588870e-7,
+    2.04426310338993978564e-15,
+)

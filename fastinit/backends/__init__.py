@@ -1,0 +1,1 @@
+"""Fill backends. Each exposes ``fill(buf, layout, rule, dtype, key, stream, block0, start, n)``."""

@@ -1,0 +1,319 @@
+"""The generator and the word-to-value rules, as scalar functions.
+
+Each function is plain ``numba.njit`` without signatures, so the same source serves
+the CPU backend, CUDA kernels (``numba.cuda`` compiles ``njit`` functions as device
+functions) and pure Python under ``NUMBA_DISABLE_JIT=1``. Philox words travel as
+``uint64`` holding 32 significant bits: 32x32->64-bit products then need no casts,
+and LLVM turns them into packed ``vpmuludq``.
+
+Floating-point rules use only IEEE operations that every target rounds the same way
+(+, -, *, /, sqrt, conversions) with fdlibm/Taylor/AS241 polynomials written out in
+``_constants``, so no libm and no compiler contraction can change a value.
+docs/stream.md states each rule; ``fastinit.reference`` re-implements them in numpy.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import _constants as C
+from ._bits import f32_to_u32, f64_to_u64, u32_to_f32, u64_to_f64
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+_M0 = np.uint64(C.PHILOX_M0)
+_M1 = np.uint64(C.PHILOX_M1)
+_W0 = np.uint64(C.PHILOX_W0)
+_W1 = np.uint64(C.PHILOX_W1)
+
+
+@njit(inline="always")
+def philox_round(c0, c1, c2, c3, k0, k1):
+    p0 = c0 * _M0
+    p1 = c2 * _M1
+    return (p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1, p0 & _MASK32
+
+
+@njit(inline="always")
+def philox4x32(c0, c1, c2, c3, k0, k1, rounds):
+    """Philox4x32-R of one block: counter (c0..c3), key (k0, k1), all uint64 < 2**32."""
+    c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
+    for _ in range(rounds - 1):
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+        c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
+    return c0, c1, c2, c3
+
+
+# ---------------------------------------------------------------------------
+# Uniforms from words. Every product by a power of two is exact.
+
+_P2M16_32 = np.float32(2.0**-16)
+_P2M24_32 = np.float32(2.0**-24)
+_P2M32_64 = np.float64(2.0**-32)
+_P2M53_64 = np.float64(2.0**-53)
+_HALF64 = np.float64(0.5)
+_ONE64 = np.float64(1.0)
+_S8 = np.uint64(8)
+_S11 = np.uint64(11)
+_S16 = np.uint64(16)
+_S21 = np.uint64(21)
+_ONE_U = np.uint64(1)
+_MASK16 = np.uint64(0xFFFF)
+
+
+@njit
+def u01_24(w):
+    """float32 in [0, 1 - 2**-24]: the top 24 bits of a word."""
+    return np.float32(w >> _S8) * _P2M24_32
+
+
+@njit
+def u01_16(h):
+    """float32 in [0, 1 - 2**-16]: a 16-bit half-word."""
+    return np.float32(h) * _P2M16_32
+
+
+@njit
+def bits53(wa, wb):
+    """53 random bits: the 32 of ``wa`` above the top 21 of ``wb``."""
+    return (wa << _S21) | (wb >> _S11)
+
+
+@njit
+def u01_53(wa, wb):
+    """float64 in [0, 1 - 2**-53] from two words."""
+    return np.float64(bits53(wa, wb)) * _P2M53_64
+
+
+@njit
+def u01_open32(w):
+    """float64 in (0, 1): (w + 1/2) / 2**32."""
+    return (np.float64(w) + _HALF64) * _P2M32_64
+
+
+@njit
+def u01_open53(wa, wb):
+    """float64 in (0, 1): (k + 1/2) / 2**53 for the 53 bits k of two words."""
+    return (np.float64(bits53(wa, wb)) + _HALF64) * _P2M53_64
+
+
+# ---------------------------------------------------------------------------
+# Natural logarithm (fdlibm reduction and polynomial), float32 and float64.
+
+_LG32 = tuple(np.float32(c) for c in C.LOG_LG32)
+_LN2_HI32 = np.float32(C.LOG_LN2_HI32)
+_LN2_LO32 = np.float32(C.LOG_LN2_LO32)
+_SQRT2_32 = np.float32(2.0 * C.SQRT_HALF)
+_HALF32 = np.float32(0.5)
+_ONE32 = np.float32(1.0)
+_TWO32 = np.float32(2.0)
+_LG64 = tuple(np.float64(c) for c in C.LOG_LG64)
+_LN2_HI64 = np.float64(C.LOG_LN2_HI64)
+_LN2_LO64 = np.float64(C.LOG_LN2_LO64)
+_SQRT2_64 = np.float64(2.0 * C.SQRT_HALF)
+_TWO64 = np.float64(2.0)
+_P2P54_64 = np.float64(2.0**54)
+_TINY64 = np.float64(2.0**-1022)
+
+
+@njit
+def log32(x):
+    """log(x) for a positive, normal float32 x, within 1 ulp."""
+    b = f32_to_u32(x)
+    k = np.int32(b >> np.uint32(23)) - np.int32(127)
+    m = u32_to_f32((b & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000))
+    if m > _SQRT2_32:
+        m = m * _HALF32
+        k = k + np.int32(1)
+    f = m - _ONE32
+    s = f / (_TWO32 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG32[1] + w * (_LG32[3] + w * _LG32[5]))
+    t2 = z * (_LG32[0] + w * (_LG32[2] + w * (_LG32[4] + w * _LG32[6])))
+    r = t2 + t1
+    hfsq = _HALF32 * f * f
+    dk = np.float32(k)
+    return dk * _LN2_HI32 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO32)) - f)
+
+
+@njit
+def log64(x):
+    """log(x) for a positive float64 x (subnormals included), within 1 ulp."""
+    k = np.int64(-1023)
+    if x < _TINY64:
+        x = x * _P2P54_64
+        k = k - np.int64(54)
+    b = f64_to_u64(x)
+    k = k + np.int64(b >> np.uint64(52))
+    m = u64_to_f64((b & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000))
+    if m > _SQRT2_64:
+        m = m * _HALF64
+        k = k + np.int64(1)
+    f = m - _ONE64
+    s = f / (_TWO64 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG64[1] + w * (_LG64[3] + w * _LG64[5]))
+    t2 = z * (_LG64[0] + w * (_LG64[2] + w * (_LG64[4] + w * _LG64[6])))
+    r = t2 + t1
+    hfsq = _HALF64 * f * f
+    dk = np.float64(k)
+    return dk * _LN2_HI64 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO64)) - f)
+
+
+# ---------------------------------------------------------------------------
+# sin and cos of a whole number of 2**-bits turns. The turn is split into the
+# nearest quarter turn n and a remainder r in [-1/8, 1/8) turn, both exact.
+
+_S32 = tuple(np.float32(c) for c in C.SIN32)
+_C32 = tuple(np.float32(c) for c in C.COS32)
+_S64 = tuple(np.float64(c) for c in C.SIN64)
+_C64 = tuple(np.float64(c) for c in C.COS64)
+_TWO_PI32 = np.float32(C.TWO_PI)
+_TWO_PI64 = np.float64(C.TWO_PI)
+
+
+@njit
+def _quadrant(s, c, n):
+    q = n & np.uint64(3)
+    if q == np.uint64(0):
+        return s, c
+    if q == np.uint64(1):
+        return c, -s
+    if q == np.uint64(2):
+        return -s, -c
+    return -c, s
+
+
+@njit
+def sincos_turn24(k):
+    """(sin, cos) of 2*pi*k/2**24 in float32, for an integer 0 <= k < 2**24."""
+    n = (k + np.uint64(1 << 21)) >> np.uint64(22)
+    r = np.int64(k) - np.int64(n << np.uint64(22))
+    x = np.float32(r) * _P2M24_32 * _TWO_PI32
+    z = x * x
+    ps = _S32[1] + z * (_S32[2] + z * (_S32[3] + z * _S32[4]))
+    pc = _C32[1] + z * (_C32[2] + z * (_C32[3] + z * (_C32[4] + z * _C32[5])))
+    return _quadrant(x + x * z * ps, _ONE32 + z * pc, n)
+
+
+@njit
+def sincos_turn53(k):
+    """(sin, cos) of 2*pi*k/2**53 in float64, for an integer 0 <= k < 2**53."""
+    n = (k + np.uint64(1 << 50)) >> np.uint64(51)
+    r = np.int64(k) - np.int64(n << np.uint64(51))
+    x = np.float64(r) * _P2M53_64 * _TWO_PI64
+    z = x * x
+    ps = _S64[1] + z * (_S64[2] + z * (_S64[3] + z * (_S64[4] + z * (_S64[5] + z * (
+        _S64[6] + z * (_S64[7] + z * _S64[8]))))))
+    pc = _C64[1] + z * (_C64[2] + z * (_C64[3] + z * (_C64[4] + z * (_C64[5] + z * (
+        _C64[6] + z * (_C64[7] + z * (_C64[8] + z * _C64[9])))))))
+    return _quadrant(x + x * z * ps, _ONE64 + z * pc, n)
+
+
+# ---------------------------------------------------------------------------
+# Box-Muller over a pair of uniforms: (r cos t, r sin t), r = sqrt(-2 log u1).
+# u1 is in (0, 1], so log(0) never happens; |z| <= 5.77 (float32), 8.57 (float64).
+
+_MINUS_TWO32 = np.float32(-2.0)
+_MINUS_TWO64 = np.float64(-2.0)
+
+
+@njit
+def box_muller32(wa, wb):
+    u1 = np.float32((wa >> _S8) + _ONE_U) * _P2M24_32
+    r = np.sqrt(_MINUS_TWO32 * log32(u1))
+    s, c = sincos_turn24(wb >> _S8)
+    return r * c, r * s
+
+
+@njit
+def box_muller64(w0, w1, w2, w3):
+    u1 = np.float64(bits53(w0, w1) + _ONE_U) * _P2M53_64
+    r = np.sqrt(_MINUS_TWO64 * log64(u1))
+    s, c = sincos_turn53(bits53(w2, w3))
+    return r * c, r * s
+
+
+# ---------------------------------------------------------------------------
+# Inverse normal CDF on the lower half, p in (0, 1/2]: Wichura's AS241.
+
+_A = tuple(np.float64(c) for c in C.AS241_A)
+_B = tuple(np.float64(c) for c in C.AS241_B)
+_CC = tuple(np.float64(c) for c in C.AS241_C)
+_D = tuple(np.float64(c) for c in C.AS241_D)
+_E = tuple(np.float64(c) for c in C.AS241_E)
+_F = tuple(np.float64(c) for c in C.AS241_F)
+_SPLIT1 = np.float64(C.AS241_SPLIT1)
+_SPLIT2 = np.float64(C.AS241_SPLIT2)
+_CONST1 = np.float64(C.AS241_CONST1)
+_CONST2 = np.float64(C.AS241_CONST2)
+
+
+@njit
+def _poly7(c, r):
+    return ((((((c[7] * r + c[6]) * r + c[5]) * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
+
+
+@njit
+def ndtri_lower(p):
+    """z with Phi(z) = p, for p in (0, 1/2], relative error about 1e-16."""
+    q = p - _HALF64
+    if q >= -_SPLIT1:
+        r = _CONST1 - q * q
+        return q * _poly7(_A, r) / _poly7(_B, r)
+    r = np.sqrt(-log64(p))
+    if r <= _SPLIT2:
+        r = r - _CONST2
+        return -(_poly7(_CC, r) / _poly7(_D, r))
+    r = r - _SPLIT2
+    return -(_poly7(_E, r) / _poly7(_F, r))
+
+
+@njit
+def truncnorm_std(u, pa, qb, mass):
+    """Standard normal z truncated to [alpha, beta], by one inverse CDF.
+
+    ``pa`` = Phi(alpha), ``qb`` = 1 - Phi(beta) and ``mass`` = Phi(beta) - Phi(alpha)
+    are computed on the host. The lower half inverts Phi(alpha) + u*mass; the upper
+    half inverts the mirrored tail 1 - Phi(beta) + (1-u)*mass, so both tails keep
+    full relative precision and u in (0, 1) never meets 0 or 1.
+    """
+    t = pa + u * mass
+    if t <= _HALF64:
+        return ndtri_lower(t)
+    return -ndtri_lower(qb + (_ONE64 - u) * mass)
+
+
+# ---------------------------------------------------------------------------
+# Rounding float32 to 16-bit formats, to nearest even (the result's bits).
+
+_ROUND_BF16 = np.uint32(0x7FFF)
+_F16_MAX = np.uint32((127 + 16) << 23)
+_F16_MIN_NORMAL = np.uint32(113 << 23)
+_F16_DENORM_MAGIC = u32_to_f32(np.uint32(126 << 23))
+_F16_REBIAS = np.uint32(112 << 23)
+
+
+@njit
+def bf16_bits(x):
+    """bfloat16 bits of a finite float32, rounded to nearest even."""
+    b = f32_to_u32(x)
+    return np.uint16((b + _ROUND_BF16 + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+
+@njit
+def f16_bits(x):
+    """IEEE half bits of a finite float32, rounded to nearest even (overflow to inf)."""
+    b = f32_to_u32(x)
+    sign = (b >> np.uint32(16)) & np.uint32(0x8000)
+    a = b & np.uint32(0x7FFFFFFF)
+    if a >= _F16_MAX:
+        h = np.uint32(0x7C00)
+    elif a < _F16_MIN_NORMAL:
+        h = f32_to_u32(u32_to_f32(a) + _F16_DENORM_MAGIC) - f32_to_u32(_F16_DENORM_MAGIC)
+    else:
+        odd = (a >> np.uint32(13)) & np.uint32(1)
+        h = (a - _F16_REBIAS + np.uint32(0xFFF) + odd) >> np.uint32(13)
+    return np.uint16(h | sign)

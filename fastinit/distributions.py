@@ -1,0 +1,247 @@
+"""What a fill draws: distributions as data, and the rule each one follows per dtype.
+
+A distribution is a frozen dataclass of its parameters. ``rule_for(dist, dtype)``
+validates it and returns the ``Rule`` every backend executes: the rule's name (a
+key of ``_constants.ELEMENTS_PER_BLOCK``, fixing which words make which element)
+and its parameters, computed once on the host in the precision the rule uses.
+Clamping limits are computed here so that rounding to the output dtype can never
+step outside the distribution's interval.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _constants as C
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+MASK_DTYPES = ("bool", "uint8") + FLOAT_DTYPES
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform on [low, high): ``high`` is never returned."""
+
+    low: float = 0.0
+    high: float = 1.0
+
+
+@dataclass(frozen=True)
+class Normal:
+    mean: float = 0.0
+    std: float = 1.0
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    """Normal(mean, std) conditioned on [a, b]; ``a`` and ``b`` are absolute, as in torch."""
+
+    mean: float = 0.0
+    std: float = 1.0
+    a: float = -2.0
+    b: float = 2.0
+
+
+@dataclass(frozen=True)
+class Bernoulli:
+    """1 with probability p (exactly round(p * 2**32) / 2**32), else 0."""
+
+    p: float = 0.5
+
+
+@dataclass(frozen=True)
+class Raw:
+    """The raw uint32 words of the stream."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    params: tuple
+
+    @property
+    def elements_per_block(self):
+        return C.ELEMENTS_PER_BLOCK[self.name]
+
+
+def blocks_for(rule, n):
+    """Philox blocks that ``n`` elements of ``rule`` occupy."""
+    epb = rule.elements_per_block
+    return -(-n // epb)
+
+
+def _finite(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _check_dtype(dist, dtype, allowed):
+    if dtype not in allowed:
+        raise TypeError(
+            f"{type(dist).__name__} fills dtypes {', '.join(allowed)}; got {dtype}"
+        )
+
+
+# --- exact neighbours and rounding limits on the host -----------------------
+
+
+def _bits16(x, dtype):
+    """Bits of float32 ``x`` rounded to the 16-bit ``dtype`` (to nearest even)."""
+    from .core import bf16_bits, f16_bits
+
+    return int((bf16_bits if dtype == "bfloat16" else f16_bits)(np.float32(x)))
+
+
+def _from_bits16(bits, dtype):
+    if dtype == "bfloat16":
+        return float(np.uint32(bits << 16).view(np.float32))
+    return float(np.uint16(bits).view(np.float16))
+
+
+def _step16(bits, up):
+    """Neighbouring 16-bit pattern (one ulp up or down) of a finite value."""
+    negative = bits & 0x8000
+    if bits & 0x7FFF == 0:
+        return 0x0001 if up else 0x8001
+    return bits + 1 if bool(negative) != up else bits - 1
+
+
+def _limit(x, dtype, below):
+    """Largest value of ``dtype`` < x (below=True) or smallest >= x (below=False)."""
+    if dtype in ("float32", "float64"):
+        ftype = np.float32 if dtype == "float32" else np.float64
+        v = ftype(x)
+        if below and float(v) >= x:
+            v = np.nextafter(v, ftype(-np.inf))
+        elif not below and float(v) < x:
+            v = np.nextafter(v, ftype(np.inf))
+        return v
+    bits = _bits16(x, dtype)
+    v = _from_bits16(bits, dtype)
+    if below and v >= x:
+        bits = _step16(bits, up=False)
+    elif not below and v < x:
+        bits = _step16(bits, up=True)
+    return bits
+
+
+def _clip_limits_16(lo_bits, hi_bits, dtype):
+    """float32 limits whose 16-bit rounding stays within [lo_bits, hi_bits]."""
+
+    def edge(bits, up):
+        v = _from_bits16(bits, dtype)
+        nb = _step16(bits, up)
+        n = _from_bits16(nb, dtype)
+        if not math.isfinite(n):
+            n = v + (v - _from_bits16(_step16(bits, not up), dtype))
+        mid = np.float32((v + n) / 2)
+        if _bits16(mid, dtype) != bits:
+            mid = np.nextafter(mid, np.float32(-np.inf if up else np.inf))
+        return mid
+
+    return edge(lo_bits, up=False), edge(hi_bits, up=True)
+
+
+def _clip_limits(low, high, dtype, open_high):
+    """Clamping limits, in the rule's clamp precision, for values in [low, high) or [low, high]."""
+    if dtype in ("float32", "float64"):
+        ftype = np.float32 if dtype == "float32" else np.float64
+        lo = _limit(low, dtype, below=False) if math.isfinite(low) else ftype(-np.inf)
+        if not math.isfinite(high):
+            return lo, ftype(np.inf)
+        hi = _limit(high, dtype, below=True) if open_high else ftype(high)
+        if not open_high and float(hi) > high:
+            hi = np.nextafter(hi, ftype(-np.inf))
+        return lo, hi
+    if not math.isfinite(low):
+        low = -np.inf
+    if not math.isfinite(high):
+        high = np.inf
+    finite_max = _from_bits16(0x7F7F if dtype == "bfloat16" else 0x7BFF, dtype)
+    lo_bits = _limit(max(low, -finite_max), dtype, below=False)
+    if open_high and high <= finite_max:
+        hi_bits = _limit(high, dtype, below=True)
+    else:
+        hi_bits = _limit(min(high, finite_max), dtype, below=False)
+        if _from_bits16(hi_bits, dtype) > high:
+            hi_bits = _step16(hi_bits, up=False)
+    return _clip_limits_16(lo_bits, hi_bits, dtype)
+
+
+# --- the rules ---------------------------------------------------------------
+
+
+def _ndtr(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def rule_for(dist, dtype):
+    """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``."""
+    wide = dtype == "float64"
+    narrow = dtype in ("float16", "bfloat16")
+    ctype = np.float64 if wide else np.float32
+
+    if isinstance(dist, Raw):
+        _check_dtype(dist, dtype, ("uint32",))
+        return Rule("raw", ())
+
+    if isinstance(dist, Bernoulli):
+        _check_dtype(dist, dtype, MASK_DTYPES)
+        p = _finite("p", dist.p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        return Rule("bernoulli", (np.uint64(round(p * 2.0**32)),))
+
+    _check_dtype(dist, dtype, FLOAT_DTYPES)
+
+    if isinstance(dist, Uniform):
+        low, high = _finite("low", dist.low), _finite("high", dist.high)
+        if low > high:
+            raise ValueError(f"uniform needs low <= high, got low={low}, high={high}")
+        lo, span = ctype(low), ctype(high) - ctype(low)
+        if low == high:
+            lo_lim = hi_lim = ctype(low)
+        else:
+            lo_lim, hi_lim = _clip_limits(low, high, dtype, open_high=True)
+        name = "uniform64" if wide else ("uniform16" if narrow else "uniform32")
+        return Rule(name, (lo, span, ctype(lo_lim), ctype(hi_lim)))
+
+    if isinstance(dist, Normal):
+        mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
+
+    if isinstance(dist, TruncatedNormal):
+        mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
+        a, b = float(dist.a), float(dist.b)
+        if math.isnan(a) or math.isnan(b):
+            raise ValueError(f"a and b must not be NaN, got a={a}, b={b}")
+        if std <= 0:
+            raise ValueError(f"std must be > 0, got {std}")
+        if not a < b:
+            raise ValueError(f"truncated normal needs a < b, got a={a}, b={b}")
+        alpha, beta = (a - mean) / std, (b - mean) / std
+        pa, qb = _ndtr(alpha), _ndtr(-beta)
+        if beta <= 0:
+            mass = _ndtr(beta) - pa
+        elif alpha >= 0:
+            mass = _ndtr(-alpha) - qb
+        else:
+            mass = 1.0 - pa - qb
+        if not mass > 0.0:
+            raise ValueError(
+                f"[a, b] = [{a}, {b}] lies more than 37 standard deviations from the mean "
+                f"{mean}: it holds no float64 probability mass"
+            )
+        lo_lim, hi_lim = _clip_limits(a, b, dtype, open_high=False)
+        name = "truncnorm64" if wide else "truncnorm32"
+        return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
+
+    raise TypeError(f"not a distribution: {dist!r}")
