@@ -26,14 +26,14 @@ _W0 = np.uint64(C.PHILOX_W0)
 _W1 = np.uint64(C.PHILOX_W1)
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def philox_round(c0, c1, c2, c3, k0, k1):
     p0 = c0 * _M0
     p1 = c2 * _M1
     return (p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1, p0 & _MASK32
 
 
-@njit(inline="always")
+@njit(inline="always", error_model="numpy")
 def philox4x32(c0, c1, c2, c3, k0, k1, rounds):
     """Philox4x32-R of one block: counter (c0..c3), key (k0, k1), all uint64 < 2**32."""
     c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
@@ -51,50 +51,65 @@ _P2M16_32 = np.float32(2.0**-16)
 _P2M24_32 = np.float32(2.0**-24)
 _P2M32_64 = np.float64(2.0**-32)
 _P2M53_64 = np.float64(2.0**-53)
+_P2M27_64 = np.float64(2.0**-27)
+_P2P16_64 = np.float64(2.0**16)
 _HALF64 = np.float64(0.5)
 _ONE64 = np.float64(1.0)
 _S8 = np.uint64(8)
 _S11 = np.uint64(11)
 _S16 = np.uint64(16)
 _S21 = np.uint64(21)
-_ONE_U = np.uint64(1)
 _MASK16 = np.uint64(0xFFFF)
 
 
-@njit
+# Integers go to floats through int32, the widest conversion SIMD units have.
+
+
+@njit(inline="always", error_model="numpy")
 def u01_24(w):
     """float32 in [0, 1 - 2**-24]: the top 24 bits of a word."""
-    return np.float32(w >> _S8) * _P2M24_32
+    return np.float32(np.int32(w >> _S8)) * _P2M24_32
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def u01_16(h):
     """float32 in [0, 1 - 2**-16]: a 16-bit half-word."""
-    return np.float32(h) * _P2M16_32
+    return np.float32(np.int32(h)) * _P2M16_32
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def bits53(wa, wb):
     """53 random bits: the 32 of ``wa`` above the top 21 of ``wb``."""
     return (wa << _S21) | (wb >> _S11)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
+def _u53(wa, wb, low_bit):
+    """(k | low_bit) / 2**53 for the 53 bits k of two words, summed from its top 27
+    and low 26 bits; both parts and the sum are exact."""
+    hi = np.float64(np.int32(wa >> np.uint64(5)))
+    lo = np.float64(np.int32(((wa & np.uint64(31)) << _S21) | (wb >> _S11) | low_bit))
+    return hi * _P2M27_64 + lo * _P2M53_64
+
+
+@njit(inline="always", error_model="numpy")
 def u01_53(wa, wb):
-    """float64 in [0, 1 - 2**-53] from two words."""
-    return np.float64(bits53(wa, wb)) * _P2M53_64
+    """float64 in [0, 1 - 2**-53]: k / 2**53 for the 53 bits k of two words."""
+    return _u53(wa, wb, np.uint64(0))
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def u01_open32(w):
     """float64 in (0, 1): (w + 1/2) / 2**32."""
-    return (np.float64(w) + _HALF64) * _P2M32_64
+    hi = np.float64(np.int32(w >> _S16))
+    lo = np.float64(np.int32(w & _MASK16))
+    return (hi * _P2P16_64 + lo + _HALF64) * _P2M32_64
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def u01_open53(wa, wb):
-    """float64 in (0, 1): (k + 1/2) / 2**53 for the 53 bits k of two words."""
-    return (np.float64(bits53(wa, wb)) + _HALF64) * _P2M53_64
+    """float64 in [2**-53, 1 - 2**-53]: (k | 1) / 2**53, odd multiples of 2**-53 only."""
+    return _u53(wa, wb, np.uint64(1))
 
 
 # ---------------------------------------------------------------------------
@@ -116,15 +131,15 @@ _P2P54_64 = np.float64(2.0**54)
 _TINY64 = np.float64(2.0**-1022)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def log32(x):
     """log(x) for a positive, normal float32 x, within 1 ulp."""
     b = f32_to_u32(x)
     k = np.int32(b >> np.uint32(23)) - np.int32(127)
     m = u32_to_f32((b & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000))
-    if m > _SQRT2_32:
-        m = m * _HALF32
-        k = k + np.int32(1)
+    big = m > _SQRT2_32
+    m = m * _HALF32 if big else m
+    k = k + np.int32(1) if big else k
     f = m - _ONE32
     s = f / (_TWO32 + f)
     z = s * s
@@ -133,23 +148,22 @@ def log32(x):
     t2 = z * (_LG32[0] + w * (_LG32[2] + w * (_LG32[4] + w * _LG32[6])))
     r = t2 + t1
     hfsq = _HALF32 * f * f
-    dk = np.float32(k)
+    dk = np.float32(np.int32(k))
     return dk * _LN2_HI32 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO32)) - f)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def log64(x):
     """log(x) for a positive float64 x (subnormals included), within 1 ulp."""
-    k = np.int64(-1023)
-    if x < _TINY64:
-        x = x * _P2P54_64
-        k = k - np.int64(54)
+    tiny = x < _TINY64
+    x = x * _P2P54_64 if tiny else x
+    k = np.int64(-1077) if tiny else np.int64(-1023)
     b = f64_to_u64(x)
     k = k + np.int64(b >> np.uint64(52))
     m = u64_to_f64((b & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000))
-    if m > _SQRT2_64:
-        m = m * _HALF64
-        k = k + np.int64(1)
+    big = m > _SQRT2_64
+    m = m * _HALF64 if big else m
+    k = k + np.int64(1) if big else k
     f = m - _ONE64
     s = f / (_TWO64 + f)
     z = s * s
@@ -158,7 +172,7 @@ def log64(x):
     t2 = z * (_LG64[0] + w * (_LG64[2] + w * (_LG64[4] + w * _LG64[6])))
     r = t2 + t1
     hfsq = _HALF64 * f * f
-    dk = np.float64(k)
+    dk = np.float64(np.int32(k))
     return dk * _LN2_HI64 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO64)) - f)
 
 
@@ -174,36 +188,34 @@ _TWO_PI32 = np.float32(C.TWO_PI)
 _TWO_PI64 = np.float64(C.TWO_PI)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def _quadrant(s, c, n):
-    q = n & np.uint64(3)
-    if q == np.uint64(0):
-        return s, c
-    if q == np.uint64(1):
-        return c, -s
-    if q == np.uint64(2):
-        return -s, -c
-    return -c, s
+    """(sin, cos) of x + n quarter turns from (sin x, cos x), with selects only."""
+    swap = (n & 1) != 0
+    s2 = c if swap else s
+    c2 = s if swap else c
+    return (-s2 if (n & 2) != 0 else s2), (-c2 if ((n + 1) & 2) != 0 else c2)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def sincos_turn24(k):
     """(sin, cos) of 2*pi*k/2**24 in float32, for an integer 0 <= k < 2**24."""
-    n = (k + np.uint64(1 << 21)) >> np.uint64(22)
-    r = np.int64(k) - np.int64(n << np.uint64(22))
-    x = np.float32(r) * _P2M24_32 * _TWO_PI32
+    kk = np.int32(k)
+    n = (kk + np.int32(1 << 21)) >> np.int32(22)
+    x = np.float32(np.int32(kk - (n << np.int32(22)))) * _P2M24_32 * _TWO_PI32
     z = x * x
     ps = _S32[1] + z * (_S32[2] + z * (_S32[3] + z * _S32[4]))
     pc = _C32[1] + z * (_C32[2] + z * (_C32[3] + z * (_C32[4] + z * _C32[5])))
     return _quadrant(x + x * z * ps, _ONE32 + z * pc, n)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def sincos_turn53(k):
     """(sin, cos) of 2*pi*k/2**53 in float64, for an integer 0 <= k < 2**53."""
     n = (k + np.uint64(1 << 50)) >> np.uint64(51)
     r = np.int64(k) - np.int64(n << np.uint64(51))
-    x = np.float64(r) * _P2M53_64 * _TWO_PI64
+    x = (np.float64(np.int32(r >> np.int64(26))) * _P2M27_64
+         + np.float64(np.int32(r & np.int64(0x3FFFFFF))) * _P2M53_64) * _TWO_PI64
     z = x * x
     ps = _S64[1] + z * (_S64[2] + z * (_S64[3] + z * (_S64[4] + z * (_S64[5] + z * (
         _S64[6] + z * (_S64[7] + z * _S64[8]))))))
@@ -220,17 +232,17 @@ _MINUS_TWO32 = np.float32(-2.0)
 _MINUS_TWO64 = np.float64(-2.0)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def box_muller32(wa, wb):
-    u1 = np.float32((wa >> _S8) + _ONE_U) * _P2M24_32
+    u1 = u01_24(wa) + _P2M24_32
     r = np.sqrt(_MINUS_TWO32 * log32(u1))
     s, c = sincos_turn24(wb >> _S8)
     return r * c, r * s
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def box_muller64(w0, w1, w2, w3):
-    u1 = np.float64(bits53(w0, w1) + _ONE_U) * _P2M53_64
+    u1 = u01_53(w0, w1) + _P2M53_64
     r = np.sqrt(_MINUS_TWO64 * log64(u1))
     s, c = sincos_turn53(bits53(w2, w3))
     return r * c, r * s
@@ -251,12 +263,12 @@ _CONST1 = np.float64(C.AS241_CONST1)
 _CONST2 = np.float64(C.AS241_CONST2)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def _poly7(c, r):
     return ((((((c[7] * r + c[6]) * r + c[5]) * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
 
 
-@njit
+@njit(error_model="numpy")
 def ndtri_lower(p):
     """z with Phi(z) = p, for p in (0, 1/2], relative error about 1e-16."""
     q = p - _HALF64
@@ -271,7 +283,7 @@ def ndtri_lower(p):
     return -(_poly7(_E, r) / _poly7(_F, r))
 
 
-@njit
+@njit(error_model="numpy")
 def truncnorm_std(u, pa, qb, mass):
     """Standard normal z truncated to [alpha, beta], by one inverse CDF.
 
@@ -296,14 +308,14 @@ _F16_DENORM_MAGIC = u32_to_f32(np.uint32(126 << 23))
 _F16_REBIAS = np.uint32(112 << 23)
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def bf16_bits(x):
     """bfloat16 bits of a finite float32, rounded to nearest even."""
     b = f32_to_u32(x)
     return np.uint16((b + _ROUND_BF16 + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
 
-@njit
+@njit(inline="always", error_model="numpy")
 def f16_bits(x):
     """IEEE half bits of a finite float32, rounded to nearest even (overflow to inf)."""
     b = f32_to_u32(x)

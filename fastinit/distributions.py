@@ -174,6 +174,11 @@ def _clip_limits(low, high, dtype, open_high):
     return _clip_limits_16(lo_bits, hi_bits, dtype)
 
 
+def _check_nonempty(lo_lim, hi_lim, interval, dtype):
+    if not lo_lim <= hi_lim:
+        raise ValueError(f"no {dtype} value lies in {interval}")
+
+
 # --- the rules ---------------------------------------------------------------
 
 
@@ -209,6 +214,7 @@ def rule_for(dist, dtype):
             lo_lim = hi_lim = ctype(low)
         else:
             lo_lim, hi_lim = _clip_limits(low, high, dtype, open_high=True)
+            _check_nonempty(lo_lim, hi_lim, f"[{low}, {high})", dtype)
         name = "uniform64" if wide else ("uniform16" if narrow else "uniform32")
         return Rule(name, (lo, span, ctype(lo_lim), ctype(hi_lim)))
 
@@ -241,6 +247,7 @@ def rule_for(dist, dtype):
                 f"{mean}: it holds no float64 probability mass"
             )
         lo_lim, hi_lim = _clip_limits(a, b, dtype, open_high=False)
+        _check_nonempty(lo_lim, hi_lim, f"[{a}, {b}]", dtype)
         name = "truncnorm64" if wide else "truncnorm32"
         return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
 

@@ -1,0 +1,30 @@
+import pathlib
+
+import numpy as np
+import pytest
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def load_kat():
+    """Rows (rounds, counter[4], key[2], expected[4]) of the Random123 known answers."""
+    rows = []
+    for line in (DATA / "philox4x32_kat.txt").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split()
+        assert fields[0] == "philox4x32"
+        words = [int(f, 16) for f in fields[2:]]
+        rows.append((int(fields[1]), words[0:4], words[4:6], words[6:10]))
+    return rows
+
+
+@pytest.fixture
+def bits():
+    """Bit patterns of an array, for exact comparisons (NaN and -0.0 included)."""
+
+    def view(a):
+        a = np.asarray(a)
+        return a.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+
+    return view

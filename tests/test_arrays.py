@@ -1,0 +1,136 @@
+"""Destinations: every layout gets the values of its logical C-order index, and
+nothing outside the view is ever written."""
+
+import ml_dtypes
+import numpy as np
+import pytest
+import torch
+
+import fastinit
+from fastinit import Normal, Uniform
+
+DTYPES = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
+POISON = 0x5A  # byte pattern of untouched memory
+
+
+def _contiguous(shape, dtype, dist=Normal(0.5, 2.0), seed=7):
+    return fastinit.Generator(seed).fill(np.empty(shape, dtype), dist)
+
+
+def _poisoned(nbytes):
+    return np.full(nbytes, POISON, np.uint8)
+
+
+def _views(base):
+    """Named views of a 3-D ``base``, each a non-trivial layout."""
+    return {
+        "fortran": np.asfortranarray(base),
+        "transposed": base.transpose(2, 0, 1),
+        "step2": base[:, ::2, 1:],
+        "negative": base[::-1, :, ::-2],
+        "offset": base[1:, 1:3, 2:],
+        "column": base[:, 2, :],
+        "scalar_slice": base[1, 2, 3:4],
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("view", list(_views(np.empty((4, 6, 8))).keys()))
+def test_views_get_their_logical_index_and_nothing_else_is_written(dtype, view):
+    itemsize = np.dtype(dtype).itemsize
+    raw = _poisoned(4 * 6 * 8 * itemsize)
+    base = raw.view(dtype).reshape(4, 6, 8)
+    target = _views(base)[view]
+    if view == "fortran":  # a fresh Fortran-ordered array inside poisoned guard bands
+        raw = _poisoned((4 * 6 * 8 + 16) * itemsize)
+        target = np.ndarray((4, 6, 8), dtype, raw, offset=8 * itemsize, order="F")
+    before = raw.copy()
+    fastinit.Generator(7).fill(target, Normal(0.5, 2.0))
+    expected = _contiguous(target.shape, dtype)
+    assert (target.view(np.uint8 if itemsize == 1 else f"u{itemsize}")
+            == expected.view(f"u{itemsize}")).all()
+    written = np.zeros(raw.size, bool)
+    addr0 = raw.__array_interface__["data"][0]
+    for idx in np.ndindex(target.shape):
+        offset = target.__array_interface__["data"][0] - addr0 + np.dot(idx, target.strides)
+        written[offset:offset + itemsize] = True
+    assert (raw[~written] == before[~written]).all()
+
+
+def test_guard_bands_around_a_contiguous_array():
+    raw = _poisoned(4 * (1000 + 64))
+    arr = raw[128:128 + 4000].view(np.float32)
+    fastinit.Generator(1).fill(arr, Uniform())
+    assert (raw[:128] == POISON).all() and (raw[128 + 4000:] == POISON).all()
+    assert not (raw[128:128 + 4000] == POISON).all()
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3, 0, 2), (1,), (1, 1, 5)])
+def test_zero_size_and_degenerate_shapes(shape):
+    arr = np.zeros(shape, np.float32)
+    out = fastinit.Generator(3).fill(arr, Normal())
+    assert out is arr
+    assert (arr.reshape(-1) == _contiguous(arr.size, np.float32, Normal(), 3)).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_torch_tensors_equal_numpy_arrays(dtype):
+    np_dtype = {torch.float16: np.float16, torch.bfloat16: ml_dtypes.bfloat16,
+                torch.float32: np.float32, torch.float64: np.float64}[dtype]
+    t = torch.empty(33, 17, dtype=dtype)
+    fastinit.Generator(5).fill(t, Uniform(-3, 3))
+    expected = _contiguous((33, 17), np_dtype, Uniform(-3, 3), 5)
+    got = t.view(torch.int16 if t.element_size() == 2 else {4: torch.int32, 8: torch.int64}[t.element_size()])
+    assert (got.numpy().view(expected.dtype) == expected).all() or (
+        got.numpy().tobytes() == expected.tobytes())
+
+
+def test_torch_non_contiguous_views():
+    base = torch.zeros(10, 12, dtype=torch.float32)
+    view = base.t()[2:9:3]
+    fastinit.Generator(9).fill(view, Normal())
+    assert (view.numpy() == _contiguous(tuple(view.shape), np.float32, Normal(), 9)).all()
+    untouched = torch.ones_like(base, dtype=torch.bool)
+    untouched.t()[2:9:3] = False
+    assert (base[untouched] == 0).all()
+
+
+def test_bad_destinations_are_rejected_and_left_untouched():
+    g = fastinit.Generator(0)
+    ro = np.zeros(8, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        g.fill(ro, Normal())
+    for bad in (np.zeros(8, np.int32), np.zeros(8, np.complex64)):
+        with pytest.raises(TypeError, match="dtype"):
+            g.fill(bad, Normal())
+        assert (bad == 0).all()
+    with pytest.raises(TypeError, match="numpy array or a torch tensor"):
+        g.fill([0.0, 1.0], Normal())
+    expanded = torch.zeros(1, 4).expand(3, 4)
+    with pytest.raises(ValueError, match="overlapping"):
+        g.fill(expanded, Normal())
+    assert (expanded == 0).all()
+    with pytest.raises(TypeError, match="dtype"):
+        g.fill(torch.zeros(4, dtype=torch.int64), Normal())
+    leaf = torch.zeros(4, requires_grad=True)
+    with pytest.raises(ValueError, match="no_grad"):
+        g.fill(leaf, Normal())
+    with torch.no_grad():
+        g.fill(leaf, Normal())
+    assert (leaf != 0).any()
+    assert g.offset == 1  # only the successful fill advanced the generator
+
+
+def test_bad_distribution_parameters_leave_the_destination_untouched():
+    arr = np.zeros(16, np.float32)
+    g = fastinit.Generator(0)
+    for dist in (Uniform(1.0, 0.0), Normal(0.0, -1.0), Normal(float("nan"), 1.0),
+                 fastinit.TruncatedNormal(0, 1, 2, 1), fastinit.Bernoulli(1.5)):
+        with pytest.raises(ValueError):
+            g.fill(arr, dist)
+    with pytest.raises(TypeError):
+        g.fill(arr, Normal("a", 1.0))
+    with pytest.raises(TypeError):
+        g.fill(arr, "normal")
+    assert (arr == 0).all() and g.offset == 0

@@ -1,0 +1,209 @@
+"""Generator: the stream's addressing, its reproducibility guarantees, and the
+distributions it draws, checked against scipy."""
+
+import ml_dtypes
+import numba
+import numpy as np
+import pytest
+import scipy.stats
+
+import fastinit
+from fastinit import Generator, Normal, TruncatedNormal, Uniform
+
+
+def _blocks(seed, stream, first, count):
+    """Philox blocks [first, first + count) of (seed, stream), cuRAND's addressing:
+    counter = (low32(block), high32(block), low32(stream), high32(stream)),
+    key = (low32(seed), high32(seed))."""
+    b = np.arange(first, first + count, dtype=np.uint64)
+    ctr = np.stack([b & 0xFFFFFFFF, b >> 32, np.full_like(b, stream & 0xFFFFFFFF),
+                    np.full_like(b, stream >> 32)], axis=-1).astype(np.uint32)
+    key = np.array([seed & 0xFFFFFFFF, seed >> 32], np.uint32)
+    return fastinit.philox4x32(ctr, key).reshape(-1)
+
+
+@pytest.mark.parametrize("seed, stream", [(0, 0), (42, 7), (2**64 - 1, 2**63 + 5)])
+def test_raw_stream_is_curand_addressing(seed, stream):
+    g = Generator(seed, stream)
+    assert (g.random_raw(1000) == _blocks(seed, stream, 0, 250)).all()
+    assert g.offset == 250
+
+
+def test_successive_calls_never_reuse_values():
+    g = Generator(1)
+    first, second = g.random_raw(6), g.random_raw(6)
+    assert (first == _blocks(1, 0, 0, 2)[:6]).all()
+    assert (second == _blocks(1, 0, 2, 2)[:6]).all()  # starts at the next fresh block
+    a, b = g.normal(size=100, dtype="float32"), g.normal(size=100, dtype="float32")
+    assert not np.intersect1d(a, b).size
+
+
+def test_same_seed_same_numbers_different_streams_differ():
+    a = Generator(5, 0).normal(size=1000)
+    assert (a == Generator(5, 0).normal(size=1000)).all()
+    assert not np.isin(a, Generator(5, 1).normal(size=1000)).any()
+    assert not np.isin(a, Generator(6, 0).normal(size=1000)).any()
+
+
+def test_counter_crosses_32_bits():
+    g = Generator(3)
+    g._block = 2**32 - 2
+    words = g.random_raw(16)
+    assert (words == _blocks(3, 0, 2**32 - 2, 4)).all()
+
+
+DISTS = [Uniform(-1, 1), Normal(0.1, 2.0), TruncatedNormal(0, 1, -2, 2), fastinit.Bernoulli(0.3)]
+
+
+@pytest.mark.parametrize("dist", DISTS, ids=lambda d: type(d).__name__)
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64])
+def test_any_shard_equals_the_same_slice_of_the_whole(dist, dtype):
+    n = 3 * 4096 + 123
+    full = Generator(11)
+    whole = full.fill(np.empty(n, dtype), dist)
+    for a, b in [(0, 5), (1, 4097), (4095, 9000), (n - 7, n), (4096, 8192), (13, 13)]:
+        g = Generator(11)
+        part = g.fill(np.empty(b - a, dtype), dist, start=a, numel=n)
+        assert part.tobytes() == whole[a:b].tobytes()
+        assert g.offset == full.offset  # a shard advances past the whole tensor
+
+
+def test_shard_bounds_are_checked():
+    with pytest.raises(ValueError, match="not inside"):
+        Generator(0).fill(np.empty(10, np.float32), Normal(), start=5, numel=12)
+
+
+@pytest.mark.parametrize("dist", DISTS, ids=lambda d: type(d).__name__)
+def test_thread_count_does_not_change_values(dist):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = Generator(9).fill(np.empty(50_000, np.float32), dist)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = Generator(9).fill(np.empty(50_000, np.float32), dist)
+    finally:
+        numba.set_num_threads(before)
+    assert one.tobytes() == many.tobytes()
+
+
+def test_default_generator_and_manual_seed():
+    fastinit.manual_seed(123)
+    a = fastinit.get_default_generator().normal(size=10)
+    fastinit.manual_seed(123)
+    assert (fastinit.get_default_generator().normal(size=10) == a).all()
+    assert (Generator(123).normal(size=10) == a).all()
+
+
+def test_numpy_style_methods():
+    g = Generator(0)
+    assert isinstance(g.random(), float) or np.ndim(g.random()) == 0
+    assert g.random((2, 3)).shape == (2, 3)
+    assert g.uniform(2, 3, size=5, dtype=np.float32).dtype == np.float32
+    assert g.standard_normal(4, dtype="bfloat16").dtype == ml_dtypes.bfloat16
+    assert g.bernoulli(0.5, size=7).dtype == np.bool_
+    out = np.empty(9, np.float16)
+    assert g.normal(out=out) is out
+    t = g.truncated_normal(-1, 1, loc=10, scale=2, size=10_000)
+    assert t.min() >= 8 and t.max() <= 12
+    with pytest.raises(ValueError, match="size"):
+        g.normal(size=3, out=np.empty(4))
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError, match="seed"):
+            Generator(bad)
+    with pytest.raises(TypeError, match="seed"):
+        Generator(1.5)
+
+
+# --- distributions, against scipy --------------------------------------------------
+
+N = 200_000
+FLOAT_DTYPES = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
+ID = {np.float16: "f16", ml_dtypes.bfloat16: "bf16", np.float32: "f32", np.float64: "f64"}
+
+
+def _sample(dist, dtype, seed=2026, n=N):
+    return Generator(seed).fill(np.empty(n, dtype), dist).astype(np.float64)
+
+
+def _ks_ok(x, cdf, dtype):
+    # 16-bit outputs are rounded: compare against the CDF at the rounding midpoints.
+    if np.dtype(dtype).itemsize == 2:
+        x = x + scipy.stats.uniform(-0.5, 1).rvs(x.size, random_state=1) * np.spacing(
+            np.abs(x).astype(dtype)).astype(np.float64)
+    return scipy.stats.kstest(x, cdf).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=ID.get)
+def test_uniform_ks_and_never_high(dtype):
+    x = _sample(Uniform(-2, 3), dtype)
+    assert x.min() >= -2 and x.max() < 3
+    assert _ks_ok(x, scipy.stats.uniform(-2, 5).cdf, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=ID.get)
+def test_normal_ks_and_moments(dtype):
+    x = _sample(Normal(1.0, 3.0), dtype)
+    assert _ks_ok(x, scipy.stats.norm(1, 3).cdf, dtype)
+    assert abs(x.mean() - 1) < 5 * 3 / np.sqrt(N)
+    assert abs(scipy.stats.kurtosis(x, fisher=False) - 3) < 0.05
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=ID.get)
+@pytest.mark.parametrize("a, b", [(-2, 2), (-0.1, 0.1), (3, 10), (-10, -3), (-1e3, 1e3),
+                                  (0, np.inf), (-np.inf, -35), (5.5, 5.6)])
+def test_truncated_normal_ks_against_scipy(dtype, a, b):
+    x = _sample(TruncatedNormal(0, 1, a, b), dtype)
+    assert x.min() >= a and x.max() <= b
+    reference = scipy.stats.truncnorm(a, b)
+    assert _ks_ok(x, reference.cdf, dtype)
+    assert x.mean() == pytest.approx(reference.mean(), abs=5 * reference.std() / np.sqrt(N))
+    assert x.std() == pytest.approx(reference.std(), rel=0.02)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16], ids=ID.get)
+@pytest.mark.parametrize("dist", [Normal(0.5, 3.0), TruncatedNormal(0, 1, -2, 2),
+                                  TruncatedNormal(0, 1, 3, 10), TruncatedNormal(1, 2, -np.inf, -60)],
+                         ids=repr)
+def test_16_bit_values_are_the_float32_values_rounded(dtype, dist):
+    """16-bit normals and truncated normals use the float32 rule, then round to
+    nearest even (docs/stream.md); bounds then clamp to the nearest 16-bit value inside."""
+    x16 = Generator(8).fill(np.empty(N, dtype), dist)
+    x32 = Generator(8).fill(np.empty(N, np.float32), dist)
+    rounded = x32.astype(dtype)
+    if isinstance(dist, TruncatedNormal):
+        assert x16.astype(np.float64).min() >= dist.a and x16.astype(np.float64).max() <= dist.b
+        inside = (rounded.astype(np.float64) >= dist.a) & (rounded.astype(np.float64) <= dist.b)
+        assert inside.mean() > 0.9
+    else:
+        inside = np.ones(N, bool)
+    assert x16[inside].tobytes() == rounded[inside].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16], ids=ID.get)
+def test_truncated_normal_small_std_wide_bounds(dtype):
+    """torch's trunc_normal_ failed here: std=0.002 with bounds at +-2 (+-1000 sigma)."""
+    x = _sample(TruncatedNormal(0.0, 0.002, -2.0, 2.0), dtype, n=1_000_000)
+    assert abs(x.std() / 0.002 - 1) < 0.01
+    assert abs(scipy.stats.kurtosis(x, fisher=False) - 3) < 0.05
+    assert np.abs(x).max() < 6.5 * 0.002  # no outliers: the largest of 1e6 normals
+    assert _ks_ok(x, scipy.stats.norm(0, 0.002).cdf, dtype)
+
+
+def test_truncated_normal_bounds_hold_after_rounding():
+    for dtype in FLOAT_DTYPES:
+        x = _sample(TruncatedNormal(0.0, 1.0, -0.1, 0.1), dtype, n=50_000)
+        assert x.min() >= -0.1 and x.max() <= 0.1, dtype
+
+
+def test_truncated_normal_beyond_float64_mass_is_an_error():
+    with pytest.raises(ValueError, match="standard deviations"):
+        Generator(0).fill(np.empty(4), TruncatedNormal(0, 1, 50, 60))
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.float32, ml_dtypes.bfloat16])
+def test_bernoulli_rate(dtype):
+    x = Generator(4).fill(np.empty(N, dtype), fastinit.Bernoulli(0.1)).astype(np.float64)
+    assert set(np.unique(x)) <= {0.0, 1.0}
+    assert abs(x.mean() - 0.1) < 5 * np.sqrt(0.09 / N)
+    assert Generator(4).bernoulli(0.0, size=1000).sum() == 0
+    assert Generator(4).bernoulli(1.0, size=1000).all()
