@@ -1,0 +1,466 @@
+r"""``torch.nn.init``, drawn from fastinit's Philox stream.
+
+Every function of ``torch.nn.init`` with the same name, arguments, defaults, errors and
+warnings, working in place on numpy arrays (float16, ``ml_dtypes.bfloat16``, float32,
+float64) and torch CPU tensors, and returning the destination. Each random function
+takes two extra keywords: ``generator`` (a ``fastinit.Generator``, in torch's position)
+or ``seed`` (a fresh ``Generator(seed)``); with neither, the default generator.
+
+The random functions hand ``Generator.fill`` exactly the distribution torch would draw
+(``kaiming_uniform_``: ``Uniform(-bound, bound)``, ``bound = gain * sqrt(3 / fan)``, the
+same floating-point operations), so only the values differ from torch's, and the same
+seed gives the same bits on numpy arrays and torch tensors. ``trunc_normal_`` is one
+exact inverse-CDF pass, never a rejection loop. Deterministic fills (``constant_``,
+``eye_``, ...) use numpy's or torch's own operations.
+
+Naming trap: ``xavier_normal_`` and ``kaiming_normal_`` here, as in torch, are plain
+normals; JAX's ``glorot_normal``/``he_normal`` (``fastinit.initializers``) are truncated.
+"""
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+
+from . import arrays
+from .distributions import FLOAT_DTYPES, Normal, TruncatedNormal, Uniform
+from .generator import resolve
+from .schemes import calculate_gain, correct_fan, fan_in_and_fan_out
+
+__all__ = [
+    "calculate_gain",
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "eye_",
+    "dirac_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+    "sparse_",
+]
+
+
+def _shape(tensor, random=True):
+    """Shape of a destination: a numpy array or torch tensor, of a float dtype if ``random``."""
+    if random:
+        if arrays.dtype_name(tensor) not in FLOAT_DTYPES:
+            raise TypeError(f"random values fill dtypes {', '.join(FLOAT_DTYPES)}; "
+                            f"got {tensor.dtype}")
+    elif not (isinstance(tensor, np.ndarray) or arrays.is_torch_tensor(tensor)):
+        raise TypeError(f"expected a numpy array or a torch tensor, got {type(tensor).__name__}")
+    return arrays.shape_of(tensor)
+
+
+def _no_grad(tensor):
+    return arrays._torch().no_grad() if arrays.is_torch_tensor(tensor) else contextlib.nullcontext()
+
+
+def _fill(tensor, dist, gen):
+    with _no_grad(tensor):
+        return gen.fill(tensor, dist)
+
+
+def _write(tensor, values):
+    """Write float64 ``values`` into ``tensor``. Narrower dtypes round through float32 in
+    both numpy and torch, so arrays and tensors get the same bits."""
+    if arrays.dtype_name(tensor) != "float64":
+        values = values.astype(np.float32)
+    with _no_grad(tensor):
+        if arrays.is_torch_tensor(tensor):
+            tensor.copy_(arrays._torch().from_numpy(values))
+        else:
+            tensor[...] = values
+    return tensor
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
+    r"""Fill the input array with values drawn from the uniform distribution.
+
+    :math:`\mathcal{U}(a, b)`; ``b`` itself is never drawn.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor
+        a: the lower bound of the uniform distribution
+        b: the upper bound of the uniform distribution
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.uniform_(w, seed=0)
+    """
+    _shape(tensor)
+    return _fill(tensor, Uniform(a, b), resolve(generator, seed))
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
+    r"""Fill the input array with values drawn from the normal distribution.
+
+    :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor
+        mean: the mean of the normal distribution
+        std: the standard deviation of the normal distribution
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.normal_(w, seed=0)
+    """
+    _shape(tensor)
+    return _fill(tensor, Normal(mean, std), resolve(generator, seed))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None):
+    r"""Fill the input array with values drawn from a truncated normal distribution.
+
+    The values follow :math:`\mathcal{N}(\text{mean}, \text{std}^2)` conditioned on
+    :math:`[a, b]`; ``a`` and ``b`` are absolute bounds (not in units of ``std``). Each
+    value is one pass through an exact inverse CDF, so the distribution is right even
+    when :math:`[a, b]` lies far from the mean, where torch warns.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor
+        mean: the mean of the normal distribution
+        std: the standard deviation of the normal distribution
+        a: the minimum cutoff value
+        b: the maximum cutoff value
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)
+    """
+    _shape(tensor)
+    return _fill(tensor, TruncatedNormal(mean, std, a, b), resolve(generator, seed))
+
+
+def constant_(tensor, val):
+    r"""Fill the input array with the value :math:`\text{val}`.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor
+        val: the value to fill the tensor with
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.constant_(w, 0.3)
+    """
+    _shape(tensor, random=False)
+    with _no_grad(tensor):
+        tensor[...] = val
+    return tensor
+
+
+def ones_(tensor):
+    r"""Fill the input array with the scalar value `1`.
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.ones_(w)
+    """
+    return constant_(tensor, 1.0)
+
+
+def zeros_(tensor):
+    r"""Fill the input array with the scalar value `0`.
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.zeros_(w)
+    """
+    return constant_(tensor, 0.0)
+
+
+def eye_(tensor):
+    r"""Fill the 2-dimensional input array with the identity matrix.
+
+    Preserves the identity of the inputs in `Linear` layers, where as many inputs are
+    preserved as possible.
+
+    Args:
+        tensor: a 2-dimensional numpy array or torch tensor
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.eye_(w)
+    """
+    if len(_shape(tensor, random=False)) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    diagonal = list(range(min(tensor.shape)))
+    with _no_grad(tensor):
+        tensor[...] = 0
+        tensor[diagonal, diagonal] = 1
+    return tensor
+
+
+def dirac_(tensor, groups=1):
+    r"""Fill the {3, 4, 5}-dimensional input array with the Dirac delta function.
+
+    Preserves the identity of the inputs in `Convolutional` layers, where as many
+    input channels are preserved as possible. In case of groups>1, each group of
+    channels preserves identity.
+
+    Args:
+        tensor: a {3, 4, 5}-dimensional numpy array or torch tensor
+        groups (int, optional): number of groups in the conv layer (default: 1)
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 24, 5, 5)
+        >>> init.dirac_(w, 3)
+    """
+    sizes = _shape(tensor, random=False)
+    if len(sizes) not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_chans_per_grp = sizes[0] // groups
+    centre = tuple(n // 2 for n in sizes[2:])
+    with _no_grad(tensor):
+        tensor[...] = 0
+        for g in range(groups):
+            for d in range(min(out_chans_per_grp, sizes[1])):
+                tensor[(g * out_chans_per_grp + d, d) + centre] = 1
+    return tensor
+
+
+def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
+    r"""Fill the input array with values using a Xavier uniform distribution.
+
+    The method is described in `Understanding the difficulty of training deep
+    feedforward neural networks` - Glorot, X. & Bengio, Y. (2010). The values are
+    sampled from :math:`\mathcal{U}(-a, a)` where
+
+    .. math::
+        a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}
+
+    Also known as Glorot initialization (JAX: ``glorot_uniform`` with ``scale = gain**2``).
+    Fans are torch's: ``shape = (out, in, *receptive field)``.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor, n >= 2
+        gain: an optional scaling factor
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
+    """
+    fan_in, fan_out = fan_in_and_fan_out(_shape(tensor))
+    gen = resolve(generator, seed)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    a = math.sqrt(3.0) * std
+    return _fill(tensor, Uniform(-a, a), gen)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
+    r"""Fill the input array with values using a Xavier normal distribution.
+
+    The method is described in `Understanding the difficulty of training deep
+    feedforward neural networks` - Glorot, X. & Bengio, Y. (2010). The values are
+    sampled from :math:`\mathcal{N}(0, \text{std}^2)` where
+
+    .. math::
+        \text{std} = \text{gain} \times \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}
+
+    Also known as Glorot initialization. This is a plain normal, as in torch: JAX's
+    ``glorot_normal``/``xavier_normal`` (``fastinit.initializers``) is a *truncated*
+    normal rescaled to the same std.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor, n >= 2
+        gain: an optional scaling factor
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.xavier_normal_(w, seed=0)
+    """
+    fan_in, fan_out = fan_in_and_fan_out(_shape(tensor))
+    gen = resolve(generator, seed)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return _fill(tensor, Normal(0.0, std), gen)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                     *, seed=None):
+    r"""Fill the input array with values using a Kaiming uniform distribution.
+
+    The method is described in `Delving deep into rectifiers: Surpassing human-level
+    performance on ImageNet classification` - He, K. et al. (2015). The values are
+    sampled from :math:`\mathcal{U}(-\text{bound}, \text{bound})` where
+
+    .. math::
+        \text{bound} = \text{gain} \times \sqrt{\frac{3}{\text{fan\_mode}}}
+
+    Also known as He initialization. Fans are torch's (``shape = (out, in, *receptive
+    field)``): for ``x @ w`` with ``w.shape = (fan_in, fan_out)`` pass ``w.T``. A
+    zero-element array warns "Initializing zero-element tensors is a no-op" and is
+    returned untouched.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor, n >= 2
+        a: the negative slope of the rectifier used after this layer (only used with
+            ``'leaky_relu'``)
+        mode: ``'fan_in'`` (default) preserves the variance of the weights in the
+            forward pass, ``'fan_out'`` in the backward pass
+        nonlinearity: the non-linear function (`nn.functional` name), recommended only
+            with ``'relu'`` or ``'leaky_relu'`` (default)
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu", seed=0)
+    """
+    shape = _shape(tensor)
+    gen = resolve(generator, seed)
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = correct_fan(shape, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    return _fill(tensor, Uniform(-bound, bound), gen)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                    *, seed=None):
+    r"""Fill the input array with values using a Kaiming normal distribution.
+
+    The method is described in `Delving deep into rectifiers: Surpassing human-level
+    performance on ImageNet classification` - He, K. et al. (2015). The values are
+    sampled from :math:`\mathcal{N}(0, \text{std}^2)` where
+
+    .. math::
+        \text{std} = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}
+
+    Also known as He initialization. A plain normal, as in torch: JAX's ``he_normal``
+    is truncated. A zero-element array warns and is returned untouched.
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor, n >= 2
+        a: the negative slope of the rectifier used after this layer (only used with
+            ``'leaky_relu'``)
+        mode: ``'fan_in'`` (default) or ``'fan_out'``
+        nonlinearity: the non-linear function (`nn.functional` name), recommended only
+            with ``'relu'`` or ``'leaky_relu'`` (default)
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
+    """
+    shape = _shape(tensor)
+    gen = resolve(generator, seed)
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = correct_fan(shape, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    return _fill(tensor, Normal(0, std), gen)
+
+
+def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
+    r"""Fill the input array with a (semi) orthogonal matrix.
+
+    Described in `Exact solutions to the nonlinear dynamics of learning in deep linear
+    neural networks` - Saxe, A. et al. (2013). With ``rows = shape[0]`` and the trailing
+    dimensions flattened into ``cols``, a ``(rows, cols)`` standard normal matrix
+    :math:`A` (transposed if wide) is factored in float64 as :math:`A = QR`, and
+
+    .. math::
+        W = \text{gain} \times Q \operatorname{diag}(\operatorname{sign}(\operatorname{diag} R))
+
+    (transposed back if wide) is rounded to the array's dtype: :math:`W^\top W =
+    \text{gain}^2 I` (tall) or :math:`W W^\top = \text{gain}^2 I` (wide).
+
+    Args:
+        tensor: an n-dimensional numpy array or torch tensor, n >= 2
+        gain: optional scaling factor
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.orthogonal_(w, seed=0)
+    """
+    shape = _shape(tensor)
+    if len(shape) < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    gen = resolve(generator, seed)
+    if math.prod(shape) == 0:
+        return tensor
+    rows = shape[0]
+    cols = math.prod(shape) // rows
+    flattened = gen.standard_normal((rows, cols))
+    if rows < cols:
+        flattened = flattened.T
+    q, r = np.linalg.qr(flattened)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _write(tensor, gain * q.reshape(shape))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
+    r"""Fill the 2-D input array as a sparse matrix.
+
+    As described in `Deep learning via Hessian-free optimization` - Martens, J. (2010):
+    every value is drawn from :math:`\mathcal{N}(0, \text{std}^2)`, then in each column
+    :math:`\lceil \text{sparsity} \times \text{rows} \rceil` rows, chosen at random, are
+    set to zero. The choice comes from the generator too (a stable argsort of raw words
+    per column), never from a global RNG, so a seed fixes the whole result.
+
+    Args:
+        tensor: a 2-dimensional numpy array or torch tensor
+        sparsity: the fraction of elements in each column to be set to zero
+        std: the standard deviation of the normal distribution used to generate the
+            non-zero values
+        generator: the fastinit Generator to sample from (default: None)
+        seed: draw from a fresh ``Generator(seed)`` instead
+
+    Examples:
+        >>> from fastinit import init
+        >>> w = torch.empty(3, 5)
+        >>> init.sparse_(w, sparsity=0.1, seed=0)
+    """
+    shape = _shape(tensor)
+    if len(shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    gen = resolve(generator, seed)
+    rows, cols = shape
+    num_zeros = math.ceil(sparsity * rows)
+    _fill(tensor, Normal(0, std), gen)
+    row_order = np.argsort(gen.random_raw((cols, rows)), axis=1, kind="stable")
+    with _no_grad(tensor):
+        tensor[row_order[:, :num_zeros].T, np.arange(cols)] = 0
+    return tensor

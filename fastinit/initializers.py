@@ -1,0 +1,225 @@
+"""``jax.nn.initializers``, drawn from fastinit's Philox stream.
+
+Each factory returns ``init(shape, dtype=None, *, seed=None, generator=None, out=None)``,
+which returns a new numpy array of ``shape`` (of ``dtype``, else the factory's dtype),
+or fills ``out`` (a numpy array or torch CPU tensor of that shape) in place and returns
+it. Randomness comes from ``generator``, a fresh ``Generator(seed)``, or the default
+generator, in place of JAX's ``key``. Shapes with no elements give empty arrays.
+
+Every named scheme is one line over ``variance_scaling(scale, mode, distribution)``;
+fans are JAX's (``in_axis=-2``, ``out_axis=-1``: ``shape = (..., in, out)``, the
+transpose of torch's layout).
+
+Naming trap: ``glorot_normal`` (= ``xavier_normal``), ``he_normal`` (= ``kaiming_normal``)
+and ``lecun_normal`` draw a *truncated* normal (at +-2 std units, rescaled so the std
+is still sqrt(scale / fan)), as in JAX; torch's ``xavier_normal_`` and
+``kaiming_normal_`` (``fastinit.init``) draw a plain normal.
+"""
+
+import math
+import operator
+
+import numpy as np
+
+from . import arrays
+from .distributions import Normal, TruncatedNormal, Uniform
+from .generator import _dtype_name, _numpy_dtype, resolve
+from .init import _fill, _write, constant_, orthogonal_
+from .schemes import check_variance_scaling, jax_fans, variance_scaling_dist
+
+__all__ = [
+    "constant",
+    "delta_orthogonal",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "ones",
+    "orthogonal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]
+
+
+def _initializer(write, default_dtype=np.float32):
+    """An init function whose destination ``write(out, gen)`` fills."""
+
+    def init(shape, dtype=None, *, seed=None, generator=None, out=None):
+        gen = resolve(generator, seed)
+        shape = tuple(operator.index(n) for n in shape)
+        if out is None:
+            out = np.empty(shape, _numpy_dtype(_dtype_name(default_dtype if dtype is None
+                                                           else dtype)))
+        elif dtype is not None:
+            raise ValueError("pass dtype or out, not both: out's dtype is used")
+        elif arrays.shape_of(out) != shape:
+            raise ValueError(f"shape {shape} does not match out's shape {arrays.shape_of(out)}")
+        if math.prod(shape):
+            write(out, gen)
+        return out
+
+    return init
+
+
+def _drawing(dist_for, dtype):
+    """An init function that fills its destination with ``dist_for(shape)``."""
+    return _initializer(lambda out, gen: _fill(out, dist_for(arrays.shape_of(out)), gen), dtype)
+
+
+def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(),
+                     dtype=np.float32):
+    r"""Initializer scaling its variance to the shape of the weights.
+
+    With ``n`` the fan-in, fan-out or their mean (``mode`` = "fan_in", "fan_out",
+    "fan_avg"), the values have variance ``scale / n``:
+
+    .. math::
+        \text{Var}(W) = \frac{\text{scale}}{n}
+
+    - "truncated_normal": a normal truncated at +-2 of its own std units, with its std
+      raised by 1/0.87962566103423978 so that the truncated values have that variance;
+    - "normal": a plain normal;
+    - "uniform": uniform on [-limit, limit) with ``limit = sqrt(3 * scale / n)``.
+
+    Fans come from ``in_axis``, ``out_axis`` (ints or sequences of ints) and
+    ``batch_axis``; every other axis is receptive field (see ``schemes.jax_fans``).
+    ``scale`` must be positive; a bad ``mode`` or ``distribution`` is a ValueError at
+    once (JAX raises when the initializer is called).
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
+        >>> w = init((256, 512), seed=0)
+    """
+    check_variance_scaling(scale, mode, distribution)
+    return _drawing(lambda shape: variance_scaling_dist(
+        scale, mode, distribution, *jax_fans(shape, in_axis, out_axis, batch_axis)), dtype)
+
+
+def glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """Glorot (Xavier) normal: *truncated* normal, variance 1 / fan_avg (torch's is plain)."""
+    return variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis, out_axis, batch_axis,
+                            dtype)
+
+
+def glorot_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """Glorot (Xavier) uniform: variance 1 / fan_avg, limit sqrt(6 / (fan_in + fan_out))."""
+    return variance_scaling(1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype)
+
+
+def he_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """He (Kaiming) normal: *truncated* normal, variance 2 / fan_in (torch's is plain)."""
+    return variance_scaling(2.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype)
+
+
+def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """He (Kaiming) uniform: variance 2 / fan_in, limit sqrt(6 / fan_in)."""
+    return variance_scaling(2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+
+
+def lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """LeCun normal: *truncated* normal, variance 1 / fan_in."""
+    return variance_scaling(1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype)
+
+
+def lecun_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
+    """LeCun uniform: variance 1 / fan_in, limit sqrt(3 / fan_in)."""
+    return variance_scaling(1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
+
+
+xavier_normal = glorot_normal
+xavier_uniform = glorot_uniform
+kaiming_normal = he_normal
+kaiming_uniform = he_uniform
+
+
+def truncated_normal(stddev=1e-2, dtype=np.float32, lower=-2.0, upper=2.0):
+    """Normal(0, stddev) truncated to [lower * stddev, upper * stddev], as in JAX.
+
+    ``stddev`` is the std *before* truncation: the values' std is smaller (by
+    0.8796 for the default bounds).
+    """
+    return _drawing(lambda shape: TruncatedNormal(0.0, stddev, lower * stddev, upper * stddev),
+                    dtype)
+
+
+def normal(stddev=1e-2, dtype=np.float32):
+    """Normal(0, stddev)."""
+    return _drawing(lambda shape: Normal(0.0, stddev), dtype)
+
+
+def uniform(scale=1e-2, dtype=np.float32):
+    """Uniform on [0, scale), as in JAX (not centred)."""
+    return _drawing(lambda shape: Uniform(0.0, scale), dtype)
+
+
+def constant(value, dtype=np.float32):
+    """Every element ``value``."""
+    return _initializer(lambda out, gen: constant_(out, value), dtype)
+
+
+zeros = constant(0.0)
+zeros.__doc__ = "Initializer of zeros: ``zeros(shape, dtype=None, *, out=None)``."
+ones = constant(1.0)
+ones.__doc__ = "Initializer of ones: ``ones(shape, dtype=None, *, out=None)``."
+
+
+def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
+    r"""Uniformly random (semi) orthogonal matrix, times ``scale``, as in JAX.
+
+    The axis ``column_axis`` holds the columns and all other axes, flattened, the
+    rows: the resulting matrix :math:`W` has orthonormal columns (tall) or rows
+    (wide), times ``scale``. Shapes of fewer than 2 dimensions are a ValueError.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.orthogonal(scale=1.0)
+        >>> w = init((64, 32), seed=0)
+    """
+
+    def write(out, gen):
+        shape = arrays.shape_of(out)
+        if len(shape) < 2:
+            raise ValueError("orthogonal initializer requires at least a 2D shape")
+        n_cols = shape[column_axis]
+        rows_shape = shape[:column_axis % len(shape)] + shape[column_axis % len(shape) + 1:]
+        q = orthogonal_(np.empty((math.prod(rows_shape), n_cols)), scale, gen)
+        _write(out, np.moveaxis(q.reshape(rows_shape + (n_cols,)), -1, column_axis))
+
+    return _initializer(write, dtype)
+
+
+def delta_orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
+    r"""Delta orthogonal kernel for convolutions (Xiao et al., 2018), as in JAX.
+
+    For a 3-D, 4-D or 5-D shape ``(*spatial, in, out)`` with ``in <= out``, every
+    spatial position is zero except the centre (index ``(k - 1) // 2`` per spatial
+    axis), which holds ``orthogonal(scale, column_axis)`` of shape ``(in, out)``.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.delta_orthogonal()
+        >>> w = init((3, 3, 16, 32), seed=0)
+    """
+    matrix = orthogonal(scale, column_axis, np.float64)
+
+    def write(out, gen):
+        shape = arrays.shape_of(out)
+        if len(shape) not in (3, 4, 5):
+            raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
+        if shape[-1] < shape[-2]:
+            raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
+        kernel = np.zeros(shape)
+        kernel[tuple((k - 1) // 2 for k in shape[:-2])] = matrix(shape[-2:], generator=gen)
+        _write(out, kernel)
+
+    return _initializer(write, dtype)
