@@ -3,10 +3,16 @@
 A Philox4x32-10 counter-based stream (the Random123 standard) fills numpy arrays and
 torch tensors in place; element ``i`` depends only on (seed, stream, i, distribution,
 dtype), never on the backend, thread count or sharding.
+
+- ``fastinit.init`` (also at the top level): ``torch.nn.init``'s functions.
+- ``fastinit.initializers``: ``jax.nn.initializers``' factories.
+- ``fastinit.Generator``: a numpy-style generator over one (seed, stream).
 """
 
+from . import init, initializers
 from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
 from .generator import Generator, get_default_generator, manual_seed
+from .init import *  # noqa: F403  (torch.nn.init's names)
 from .philox import philox4x32
 
 __version__ = "0.1.0"
@@ -19,6 +25,9 @@ __all__ = [
     "TruncatedNormal",
     "Uniform",
     "get_default_generator",
+    "init",
+    "initializers",
     "manual_seed",
     "philox4x32",
+    *init.__all__,
 ]

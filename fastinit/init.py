@@ -304,6 +304,19 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
     return _fill(tensor, Normal(0.0, std), gen)
 
 
+def _kaiming(tensor, a, mode, nonlinearity, generator, seed, dist):
+    """The He/Kaiming fill, in torch's order of checks: ``dist(std)`` with
+    ``std = gain / sqrt(fan)``."""
+    shape = _shape(tensor)
+    gen = resolve(generator, seed)
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return tensor
+    fan = correct_fan(shape, mode)
+    gain = calculate_gain(nonlinearity, a)
+    return _fill(tensor, dist(gain / math.sqrt(fan)), gen)
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
                      *, seed=None):
     r"""Fill the input array with values using a Kaiming uniform distribution.
@@ -336,16 +349,11 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu", seed=0)
     """
-    shape = _shape(tensor)
-    gen = resolve(generator, seed)
-    if 0 in shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
-        return tensor
-    fan = correct_fan(shape, mode)
-    gain = calculate_gain(nonlinearity, a)
-    std = gain / math.sqrt(fan)
-    bound = math.sqrt(3.0) * std
-    return _fill(tensor, Uniform(-bound, bound), gen)
+    def dist(std):
+        bound = math.sqrt(3.0) * std
+        return Uniform(-bound, bound)
+
+    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, dist)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -377,15 +385,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    shape = _shape(tensor)
-    gen = resolve(generator, seed)
-    if 0 in shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
-        return tensor
-    fan = correct_fan(shape, mode)
-    gain = calculate_gain(nonlinearity, a)
-    std = gain / math.sqrt(fan)
-    return _fill(tensor, Normal(0, std), gen)
+    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, lambda std: Normal(0, std))
 
 
 def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
