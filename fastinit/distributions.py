@@ -209,7 +209,10 @@ def rule_for(dist, dtype):
         low, high = _finite("low", dist.low), _finite("high", dist.high)
         if low > high:
             raise ValueError(f"uniform needs low <= high, got low={low}, high={high}")
-        lo, span = ctype(low), ctype(high) - ctype(low)
+        with np.errstate(over="ignore"):
+            lo, span = ctype(low), ctype(high) - ctype(low)
+        if not np.isfinite(span):
+            raise ValueError(f"high - low = {high - low} overflows {np.dtype(ctype).name}")
         if low == high:
             lo_lim = hi_lim = ctype(low)
         else:
