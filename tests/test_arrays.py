@@ -134,3 +134,84 @@ def test_bad_distribution_parameters_leave_the_destination_untouched():
     with pytest.raises(TypeError):
         g.fill(arr, "normal")
     assert (arr == 0).all() and g.offset == 0
+
+
+# --- property-based: any layout, dtype and distribution equals the numpy reference --
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from fastinit import TruncatedNormal, reference  # noqa: E402
+from fastinit.distributions import rule_for  # noqa: E402
+
+_NAMES = {np.float16: "float16", ml_dtypes.bfloat16: "bfloat16", np.float32: "float32",
+          np.float64: "float64"}
+_finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _dists(draw):
+    kind = draw(st.sampled_from(["uniform", "normal", "truncnorm"]))
+    a = draw(_finite)
+    b = a + draw(st.floats(0.5, 100)) + abs(a) / 16  # wide enough to hold bfloat16 values
+    if kind == "uniform":
+        return Uniform(a, b)
+    std = draw(st.floats(1e-3, 10))
+    if kind == "normal":
+        return Normal(a, std)
+    return TruncatedNormal(a + draw(st.floats(-3, 3)) * std, std, a, b)
+
+
+@st.composite
+def _layouts(draw):
+    """(base shape, how to view it): slices with any start and step, then an axis order."""
+    ndim = draw(st.integers(1, 4))
+    dims = draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim))
+    if draw(st.booleans()):
+        dims[-1] = draw(st.integers(1000, 5000))  # crosses chunk boundaries
+    index = tuple(
+        slice(draw(st.integers(0, n - 1)), None, draw(st.sampled_from([1, 2, 3, -1, -2])))
+        for n in dims)
+    order = draw(st.permutations(range(ndim)))
+    return tuple(dims), lambda a: a[index].transpose(order)
+
+
+@settings(max_examples=60, deadline=None)
+@given(layout=_layouts(), dtype=st.sampled_from(list(_NAMES)), dist=_dists(),
+       seed=st.integers(0, 2**64 - 1), stream=st.integers(0, 2**64 - 1),
+       block0=st.integers(0, 2**64 - 1), start=st.integers(0, 10**6))
+def test_any_layout_equals_the_reference(layout, dtype, dist, seed, stream, block0, start):
+    shape, view_of = layout
+    base = np.zeros(shape, dtype)
+    view = view_of(base)
+    g = fastinit.Generator(seed, stream)
+    g._block = block0
+    g.fill(view, dist, start=start, numel=start + view.size)
+    name = _NAMES[dtype]
+    expected = reference.generate(rule_for(dist, name), name, view.size, seed, stream, block0,
+                                  start)
+    assert np.ascontiguousarray(view).reshape(-1).tobytes() == expected.tobytes()
+    written = np.zeros(shape, bool)
+    view_of(written)[...] = True
+    assert (base[~written] == 0).all()
+
+
+_SCHEMES = [
+    lambda t, seed: fastinit.xavier_uniform_(t, gain=1.5, seed=seed),
+    lambda t, seed: fastinit.xavier_normal_(t, seed=seed),
+    lambda t, seed: fastinit.kaiming_uniform_(t, a=5**0.5, seed=seed),
+    lambda t, seed: fastinit.kaiming_normal_(t, mode="fan_out", nonlinearity="relu", seed=seed),
+    lambda t, seed: fastinit.trunc_normal_(t, std=0.02, a=-0.04, b=0.04, seed=seed),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(layout=_layouts(), dtype=st.sampled_from(list(_NAMES)),
+       scheme=st.sampled_from(_SCHEMES), seed=st.integers(0, 2**64 - 1))
+def test_schemes_fill_any_layout_like_a_contiguous_array(layout, dtype, scheme, seed):
+    shape, view_of = layout
+    view = view_of(np.zeros(shape, dtype))
+    if view.ndim < 2 or view.size == 0:
+        return
+    scheme(view, seed)
+    assert np.ascontiguousarray(view).tobytes() == scheme(np.empty(view.shape, dtype), seed).tobytes()
