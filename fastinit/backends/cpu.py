@@ -16,7 +16,7 @@ inlined, and is cached on disk.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from numba.core.extending import overload
 
 from .. import core
@@ -211,24 +211,21 @@ def _scatter(dest, start, lo, hi, chunk0, out):
 
 
 @njit(**_INLINE)
-def _put(dest, start, lo, hi, chunk0, vals):
+def _put(dest, start, lo, hi, chunk0, vals, out16, out8):
     """Round a chunk's values to the output format; store those of [lo, hi)."""
     store = dest[5]
     if store == BF16:
-        out = np.empty(CHUNK, np.uint16)
         for k in range(CHUNK):
-            out[k] = core.bf16_bits(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out)
+            out16[k] = core.bf16_bits(vals[k])
+        _scatter(dest, start, lo, hi, chunk0, out16)
     elif store == F16:
-        out = np.empty(CHUNK, np.uint16)
         for k in range(CHUNK):
-            out[k] = core.f16_bits(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out)
+            out16[k] = core.f16_bits(vals[k])
+        _scatter(dest, start, lo, hi, chunk0, out16)
     elif store == U8:
-        out = np.empty(CHUNK, np.uint8)
         for k in range(CHUNK):
-            out[k] = np.uint8(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out)
+            out8[k] = np.uint8(vals[k])
+        _scatter(dest, start, lo, hi, chunk0, out8)
     else:
         _scatter(dest, start, lo, hi, chunk0, vals)
 
@@ -236,30 +233,45 @@ def _put(dest, start, lo, hi, chunk0, vals):
 # --- the kernel ------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True, **_JIT)
-def _fill(dest, ctr, p):
-    """``dest`` = (buf, origin, shape, strides, contiguous, store);
+@njit(**_INLINE)
+def _fill_chunks(dest, ctr, p, c_first, c_last):
+    """Chunks [c_first, c_last) of a fill, in order, with scratch allocated once.
+
+    ``dest`` = (buf, origin, shape, strides, contiguous, store);
     ``ctr`` = (key0, key1, stream0, stream1, block0, start, n); ``p`` = rule params."""
     key0, key1, s0, s1, block0, start, n = ctr
     epb = _elements_per_block(p)
     nb = CHUNK // epb
-    first_chunk = start // CHUNK
-    for c in prange((start + n + CHUNK - 1) // CHUNK - first_chunk):
-        chunk0 = (first_chunk + c) * CHUNK
+    w0 = np.empty(nb, np.uint32)
+    w1 = np.empty(nb, np.uint32)
+    w2 = np.empty(nb, np.uint32)
+    w3 = np.empty(nb, np.uint32)
+    vals = _new_values(p)
+    out16 = np.empty(CHUNK, np.uint16)
+    out8 = np.empty(CHUNK, np.uint8)
+    for c in range(c_first, c_last):
+        chunk0 = c * CHUNK
         b0 = block0 + np.uint64(chunk0 // epb)
-        w0 = np.empty(nb, np.uint32)
-        w1 = np.empty(nb, np.uint32)
-        w2 = np.empty(nb, np.uint32)
-        w3 = np.empty(nb, np.uint32)
         for j in range(nb):
             b = b0 + np.uint64(j)
             w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
                 b & _MASK32, b >> _SHIFT32, s0, s1, key0, key1, _ROUNDS)
-        vals = _new_values(p)
         for j in range(nb):
             _emit(p, np.uint64(w0[j]), np.uint64(w1[j]), np.uint64(w2[j]), np.uint64(w3[j]),
-                 vals, j * epb)
-        _put(dest, start, max(chunk0, start), min(chunk0 + CHUNK, start + n), chunk0, vals)
+                  vals, j * epb)
+        _put(dest, start, max(chunk0, start), min(chunk0 + CHUNK, start + n), chunk0, vals,
+             out16, out8)
+
+
+@njit(parallel=True, cache=True, **_JIT)
+def _fill(dest, ctr, p, parts):
+    """The fill's chunks split into ``parts`` contiguous runs, one per parallel task.
+    Which task computes a chunk never changes its values."""
+    start, n = ctr[5], ctr[6]
+    first = start // CHUNK
+    count = (start + n + CHUNK - 1) // CHUNK - first
+    for k in prange(parts):
+        _fill_chunks(dest, ctr, p, first + k * count // parts, first + (k + 1) * count // parts)
 
 
 def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n):
@@ -279,4 +291,5 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
             len(shape) == 0, STORES[dtype])
     ctr = (u(seed & mask), u(seed >> 32), u(stream & mask), u(stream >> 32), u(block0),
            np.int64(start), np.int64(n))
-    _fill(dest, ctr, params)
+    chunks = (start + n + CHUNK - 1) // CHUNK - start // CHUNK
+    _fill(dest, ctr, params, min(chunks, 4 * get_num_threads()))
