@@ -21,3 +21,15 @@ def test_cpu_backend_reproduces_golden_bits(entry):
     values = generate(dist, entry["dtype"], entry["seed"], entry["stream"], entry["start"],
                       entry["numel"])
     assert bits_hex(values) == entry["bits"]
+
+
+@pytest.mark.parametrize("entry", GOLDEN, ids=lambda e: f"{e['case']}-{e['dtype']}-{e['start']}")
+def test_numpy_reference_reproduces_golden_bits(entry):
+    from fastinit import reference
+    from fastinit.distributions import rule_for
+
+    rule = rule_for(DISTS[entry["case"]], entry["dtype"])
+    n = len(entry["bits"])
+    values = reference.generate(rule, entry["dtype"], n, entry["seed"], entry["stream"], 0,
+                                entry["start"])
+    assert bits_hex(values) == entry["bits"]
