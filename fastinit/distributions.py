@@ -73,6 +73,8 @@ def blocks_for(rule, n):
 
 def _finite(name, value):
     try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None

@@ -257,8 +257,7 @@ def _fill_chunks(dest, ctr, p, c_first, c_last):
             w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
                 b & _MASK32, b >> _SHIFT32, s0, s1, key0, key1, _ROUNDS)
         for j in range(nb):
-            _emit(p, np.uint64(w0[j]), np.uint64(w1[j]), np.uint64(w2[j]), np.uint64(w3[j]),
-                  vals, j * epb)
+            _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
         _put(dest, start, max(chunk0, start), min(chunk0 + CHUNK, start + n), chunk0, vals,
              out16, out8)
 
