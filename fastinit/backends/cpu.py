@@ -20,6 +20,7 @@ from numba import get_num_threads, njit, prange
 from numba.core.extending import overload
 
 from .. import core
+from .._constants import ELEMENTS_PER_BLOCK
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 
@@ -138,19 +139,21 @@ def _emit_truncnorm64(p, w0, w1, w2, w3, vals, e):
     vals[e + 1] = _clip(_truncnorm(p, core.u01_open53(w2, w3)), p.bot, p.top)
 
 
-# name -> (parameter class, emitter, elements per block, precision of the values)
+# name -> (parameter class, emitter, precision of the values); elements per block
+# come from the contract's table, _constants.ELEMENTS_PER_BLOCK.
 RULES = {
-    "raw": (RawParams, _emit_raw, 4, np.uint32),
-    "bernoulli": (BernoulliParams, _emit_bernoulli, 4, np.float32),
-    "uniform32": (Uniform32Params, _emit_uniform32, 4, np.float32),
-    "uniform16": (Uniform16Params, _emit_uniform16, 8, np.float32),
-    "uniform64": (Uniform64Params, _emit_uniform64, 2, np.float64),
-    "normal32": (Normal32Params, _emit_normal32, 4, np.float32),
-    "normal64": (Normal64Params, _emit_normal64, 2, np.float64),
-    "truncnorm32": (Truncnorm32Params, _emit_truncnorm32, 4, np.float32),
-    "truncnorm64": (Truncnorm64Params, _emit_truncnorm64, 2, np.float64),
+    "raw": (RawParams, _emit_raw, np.uint32),
+    "bernoulli": (BernoulliParams, _emit_bernoulli, np.float32),
+    "uniform32": (Uniform32Params, _emit_uniform32, np.float32),
+    "uniform16": (Uniform16Params, _emit_uniform16, np.float32),
+    "uniform64": (Uniform64Params, _emit_uniform64, np.float64),
+    "normal32": (Normal32Params, _emit_normal32, np.float32),
+    "normal64": (Normal64Params, _emit_normal64, np.float64),
+    "truncnorm32": (Truncnorm32Params, _emit_truncnorm32, np.float32),
+    "truncnorm64": (Truncnorm64Params, _emit_truncnorm64, np.float64),
 }
-_BY_CLASS = {cls: (emit, epb, precision) for cls, emit, epb, precision in RULES.values()}
+_BY_CLASS = {cls: (emit, ELEMENTS_PER_BLOCK[name], precision)
+             for name, (cls, emit, precision) in RULES.items()}
 
 
 # Pure-Python versions of the three choices a rule makes; in compiled code each is
