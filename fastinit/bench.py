@@ -4,8 +4,9 @@ Each case (distribution, dtype, elements) allocates one destination and times ev
 method on it in the same process, each as the best of a few repeats after one untimed
 warm-up call (which also compiles fastinit's kernel on first use). Every figure is a
 ratio measured in that run: to torch, and to the plain write, the memory-bandwidth
-floor. ``case_rows`` knows nothing of the device; a GPU benchmark passes its own
-methods and a timer that synchronizes.
+floor. Repeats go round-robin over the methods. ``best_times`` and ``case_rows`` know
+nothing of the device; a GPU benchmark passes its own methods and a timer that
+synchronizes.
 
 A row is ``{method, distribution, dtype, elements, seconds, gbps, pct_of_write,
 x_torch}``; ``run`` returns ``{device, date, commit, rows}``.
@@ -56,16 +57,28 @@ def _torch():
     return torch
 
 
-def best_time(fn, budget_s, max_repeats):
-    """Best wall-clock seconds of ``fn()`` after one untimed warm-up call: at least one
-    timed repeat, more while their total stays under ``budget_s``, at most ``max_repeats``."""
+def wall_clock(fn):
+    """Seconds one call of ``fn`` takes on the host clock (a CPU timer)."""
+    start = time.perf_counter()
     fn()
-    times = []
-    while len(times) < max_repeats and sum(times) <= budget_s:
-        start = time.perf_counter()
+    return time.perf_counter() - start
+
+
+def best_times(methods, time_once, budget_s, max_repeats):
+    """Best of repeats for each of ``methods`` (name -> fn), after one untimed warm-up
+    call each. Repeats go round-robin over the methods, so a slow spell of a shared
+    machine hits every method alike; each method repeats while its total stays under
+    ``budget_s``, at most ``max_repeats`` times. ``time_once(fn)`` -> seconds."""
+    for fn in methods.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = {name: [] for name in methods}
+    running = list(methods)
+    while running:
+        for name in list(running):
+            times[name].append(time_once(methods[name]))
+            if len(times[name]) >= max_repeats or sum(times[name]) > budget_s:
+                running.remove(name)
+    return {name: min(t) for name, t in times.items()}
 
 
 def _one_thread(fn):
@@ -159,10 +172,9 @@ def nbytes(dtype, elements):
     return elements * _numpy_dtype(dtype).itemsize
 
 
-def case_rows(distribution, dtype, elements, methods, timer):
-    """Rows for one case: ``timer(fn)`` -> seconds for each method; ``methods`` must hold
+def case_rows(distribution, dtype, elements, seconds):
+    """Rows for one case from ``seconds`` (method -> best seconds), which must hold
     ``WRITE``, and ``TORCH`` for x_torch (else null)."""
-    seconds = {method: timer(fn) for method, fn in methods.items()}
     size = nbytes(dtype, elements)
     write, torch_s = seconds[WRITE], seconds.get(TORCH)
     return [
@@ -202,7 +214,7 @@ def run(sizes=SIZES, distributions=tuple(DISTRIBUTIONS), dtypes=DEFAULT_DTYPES, 
     """Benchmark every (size, dtype, distribution) on the CPU, every core for fastinit and
     torch; ``sizes`` are log2 element counts. ``on_case(rows)`` sees each case as it ends.
     Returns ``{device, date, commit, rows}`` (``env`` if given, else ``environment()``)."""
-    timer = partial(best_time, budget_s=0.05 if quick else 0.3, max_repeats=5 if quick else 50)
+    budget_s, max_repeats = (0.05, 5) if quick else (0.3, 50)
     torch = _torch()
     if torch is not None:
         torch.set_num_threads(os.cpu_count())
@@ -212,7 +224,8 @@ def run(sizes=SIZES, distributions=tuple(DISTRIBUTIONS), dtypes=DEFAULT_DTYPES, 
             for distribution in distributions:
                 one_thread = exponent == max(sizes) and (distribution, dtype) in ONE_THREAD_CASES
                 methods = cpu_methods(distribution, dtype, 2**exponent, one_thread)
-                case = case_rows(distribution, dtype, 2**exponent, methods, timer)
+                seconds = best_times(methods, wall_clock, budget_s, max_repeats)
+                case = case_rows(distribution, dtype, 2**exponent, seconds)
                 rows += case
                 if on_case is not None:
                     on_case(case)

@@ -45,10 +45,26 @@ def test_quick_run_at_a_tiny_size_times_every_method_of_every_case():
             assert r["x_torch"] == pytest.approx(1)
 
 
-def test_rows_follow_the_timer_given():
-    methods = {bench.FASTINIT: None, bench.TORCH: None, bench.WRITE: None}
-    seconds = iter([0.5, 2.0, 0.25])
-    rows = bench.case_rows("normal", "bfloat16", 1000, methods, lambda fn: next(seconds))
+def test_best_times_go_round_robin_within_each_budget():
+    calls = []
+    methods = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    cost = {"a": 0.1, "b": 1.0, "c": 0.01}
+
+    def time_once(fn):
+        fn()
+        return cost[calls[-1]] + 0.001 * len(calls)
+
+    best = bench.best_times(methods, time_once, budget_s=0.5, max_repeats=4)
+    assert calls[:3] == ["a", "b", "c"]  # warm-up, untimed
+    assert calls[3:9] == ["a", "b", "c", "a", "c", "a"]  # b is over budget after one
+    assert calls.count("c") == 5 and calls.count("a") == 5 and calls.count("b") == 2
+    assert best == {"a": pytest.approx(0.104), "b": pytest.approx(1.005),
+                    "c": pytest.approx(0.016)}
+
+
+def test_rows_follow_the_seconds_given():
+    seconds = {bench.FASTINIT: 0.5, bench.TORCH: 2.0, bench.WRITE: 0.25}
+    rows = bench.case_rows("normal", "bfloat16", 1000, seconds)
     check_rows(rows)
     fast, torch_row, write = rows
     assert fast["gbps"] == pytest.approx(2000 / 0.5 / 1e9)
