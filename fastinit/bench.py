@@ -25,7 +25,7 @@ import numpy as np
 
 from . import init
 from .distributions import TruncatedNormal, Uniform
-from .generator import Generator, _numpy_dtype
+from .generator import Generator, numpy_dtype
 
 # name: (the function of fastinit.init and torch.nn.init, its arguments after the tensor)
 DISTRIBUTIONS = {
@@ -153,10 +153,10 @@ def cpu_methods(distribution, dtype, elements, one_thread=False):
     shape = (elements // cols, cols)
     if torch is not None:
         dst = torch.empty(shape, dtype=getattr(torch, dtype))
-        arr = (dst.view(torch.int16).numpy().view(_numpy_dtype(dtype)) if dtype == "bfloat16"
+        arr = (dst.view(torch.int16).numpy().view(numpy_dtype(dtype)) if dtype == "bfloat16"
                else dst.numpy())
     else:
-        dst = arr = np.empty(shape, _numpy_dtype(dtype))
+        dst = arr = np.empty(shape, numpy_dtype(dtype))
     name, args = DISTRIBUTIONS[distribution]
     methods = {FASTINIT: partial(getattr(init, name), dst, *args, seed=0)}
     if one_thread:
@@ -169,7 +169,7 @@ def cpu_methods(distribution, dtype, elements, one_thread=False):
 
 
 def nbytes(dtype, elements):
-    return elements * _numpy_dtype(dtype).itemsize
+    return elements * numpy_dtype(dtype).itemsize
 
 
 def case_rows(distribution, dtype, elements, seconds):

@@ -24,7 +24,7 @@ def _check_u64(name, value):
     return value
 
 
-def _dtype_name(dtype):
+def dtype_name_of(dtype):
     """Name of a numpy/ml_dtypes/torch dtype or a dtype name."""
     if isinstance(dtype, str):
         name = dtype
@@ -40,7 +40,8 @@ def _dtype_name(dtype):
     return name
 
 
-def _numpy_dtype(name):
+def numpy_dtype(name):
+    """The numpy dtype of a fastinit dtype name (bfloat16 from ml_dtypes)."""
     if name == "bfloat16":
         from ml_dtypes import bfloat16
 
@@ -103,7 +104,7 @@ class Generator:
                 raise ValueError(f"size {size} does not match out's shape {arrays.shape_of(out)}")
             return self.fill(out, dist)
         shape = () if size is None else tuple(int(s) for s in np.atleast_1d(size))
-        result = np.empty(shape, _numpy_dtype(_dtype_name(dtype)))
+        result = np.empty(shape, numpy_dtype(dtype_name_of(dtype)))
         self.fill(result, dist)
         return result[()] if size is None else result
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import arrays
 from .distributions import Normal, TruncatedNormal, Uniform
-from .generator import _dtype_name, _numpy_dtype, resolve
+from .generator import dtype_name_of, numpy_dtype, resolve
 from .init import _fill, _write, constant_, orthogonal_
 from .schemes import check_variance_scaling, jax_fans, variance_scaling_dist
 
@@ -57,7 +57,7 @@ def _initializer(write, default_dtype=np.float32):
         gen = resolve(generator, seed)
         shape = tuple(operator.index(n) for n in shape)
         if out is None:
-            out = np.empty(shape, _numpy_dtype(_dtype_name(default_dtype if dtype is None
+            out = np.empty(shape, numpy_dtype(dtype_name_of(default_dtype if dtype is None
                                                            else dtype)))
         elif dtype is not None:
             raise ValueError("pass dtype or out, not both: out's dtype is used")

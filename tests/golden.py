@@ -31,9 +31,9 @@ PLACES = [  # (seed, stream, start, numel)
 
 
 def generate(dist, dtype, seed, stream, start, numel):
-    from fastinit.generator import _numpy_dtype
+    from fastinit.generator import numpy_dtype
 
-    out = np.empty(numel - start if numel - start < 64 else 16, _numpy_dtype(dtype))
+    out = np.empty(numel - start if numel - start < 64 else 16, numpy_dtype(dtype))
     return fastinit.Generator(seed, stream).fill(out, dist, start=start, numel=numel)
 
 

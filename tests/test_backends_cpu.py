@@ -35,9 +35,9 @@ def test_any_split_into_parallel_runs_gives_the_same_values(dist, dtype, monkeyp
 _SCRIPT = """
 import sys, numpy as np, fastinit
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.generator import _numpy_dtype
+from fastinit.generator import numpy_dtype
 for dist, dtype in {cases}:
-    out = np.empty(37, _numpy_dtype(dtype))
+    out = np.empty(37, numpy_dtype(dtype))
     fastinit.Generator(3, 1).fill(out, dist, start=4090, numel=4200)
     sys.stdout.write(out.tobytes().hex() + "\\n")
 """
@@ -50,9 +50,9 @@ def test_pure_python_run_equals_the_compiled_kernel():
                             text=True, check=True, timeout=600)
     compiled = []
     for dist, dtype in CASES:
-        from fastinit.generator import _numpy_dtype
+        from fastinit.generator import numpy_dtype
 
-        out = np.empty(37, _numpy_dtype(dtype))
+        out = np.empty(37, numpy_dtype(dtype))
         fastinit.Generator(3, 1).fill(out, dist, start=4090, numel=4200)
         compiled.append(out.tobytes().hex())
     assert python.stdout.split() == compiled
