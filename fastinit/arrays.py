@@ -100,8 +100,8 @@ def _layout(arr):
     """(flat, origin, shape, strides): a 1-D contiguous view over the memory the array
     spans, the element offset of its first element, and the collapsed shape and
     element strides; shape () means plain contiguous C order."""
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
+    if arr.flags.c_contiguous:
+        return arr.reshape(-1), 0, (), ()
     item = arr.itemsize
     shape, strides = [], []
     for n, s in zip(arr.shape, arr.strides):

@@ -8,6 +8,7 @@ Clamping limits are computed here so that rounding to the output dtype can never
 step outside the distribution's interval.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -189,7 +190,16 @@ def _ndtr(x):
 
 
 def rule_for(dist, dtype):
-    """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``."""
+    """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``;
+    computed once per (distribution, dtype) when the distribution is hashable."""
+    try:
+        hash(dist)
+    except TypeError:
+        return _rule(dist, dtype)
+    return _cached_rule(dist, dtype)
+
+
+def _rule(dist, dtype):
     wide = dtype == "float64"
     narrow = dtype in ("float16", "bfloat16")
     ctype = np.float64 if wide else np.float32
@@ -257,3 +267,6 @@ def rule_for(dist, dtype):
         return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
 
     raise TypeError(f"not a distribution: {dist!r}")
+
+
+_cached_rule = functools.lru_cache(maxsize=1024)(_rule)
