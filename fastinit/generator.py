@@ -10,7 +10,15 @@ methods, ``fastinit.init`` and the JAX-style initializers all use.
 import numpy as np
 
 from . import arrays
-from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, blocks_for, rule_for
+from .distributions import (
+    Bernoulli,
+    Normal,
+    Raw,
+    TruncatedNormal,
+    Uniform,
+    blocks_for,
+    rule_for,
+)
 
 _U64 = 1 << 64
 
@@ -22,6 +30,21 @@ def _check_u64(name, value):
     if not 0 <= value < _U64:
         raise ValueError(f"{name} must be in [0, 2**64), got {value}")
     return value
+
+
+def _check_device(device):
+    text = str(device)
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        raise ValueError(f'device must be "cpu", "cuda" or "cuda:N", got {device!r}')
+    return text
+
+
+def _check_backend(backend):
+    if backend is not None and backend not in arrays.BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(arrays.BACKENDS)} or None, "
+                         f"got {backend!r}")
+    return backend
 
 
 def dtype_name_of(dtype):
@@ -52,15 +75,24 @@ def numpy_dtype(name):
 class Generator:
     """A Philox4x32-10 stream: ``seed`` is the key, ``stream`` the counter's high half.
 
+    ``device`` is where the methods allocate results when no ``out`` is given: "cpu"
+    (numpy arrays) or "cuda"/"cuda:N" (CuPy arrays, like ``cupy.random.Generator``).
+    ``backend`` ("cpu", "cupy", "numba_cuda"; None picks the fastest available for the
+    destination's memory) is what fills. Neither changes a value: the same seed gives
+    the same bits on every device and backend.
+
     >>> g = fastinit.Generator(seed=42)
     >>> w = g.normal(0.0, 0.02, size=(1024, 1024), dtype="float32")
     >>> g.uniform(-1, 1, out=np.empty(10, np.float16))
+    >>> fastinit.Generator(seed=42, device="cuda").normal(size=(1024, 1024))  # a CuPy array
     """
 
-    def __init__(self, seed=0, stream=0):
+    def __init__(self, seed=0, stream=0, *, device="cpu", backend=None):
         self._seed = _check_u64("seed", seed)
         self._stream = _check_u64("stream", stream)
         self._block = 0
+        self._device = _check_device(device)
+        self._backend = _check_backend(backend)
 
     @property
     def seed(self):
@@ -71,17 +103,32 @@ class Generator:
         return self._stream
 
     @property
+    def device(self):
+        """Where the methods allocate their results: "cpu" (numpy) or "cuda[:N]" (CuPy)."""
+        return self._device
+
+    @property
+    def backend(self):
+        """The backend fills use unless a call names one (None: the fastest for the memory)."""
+        return self._backend
+
+    @property
     def offset(self):
         """Position in the stream, in 4-word Philox blocks."""
         return self._block
 
     def __repr__(self):
-        return f"fastinit.Generator(seed={self._seed}, stream={self._stream}) at block {self._block}"
+        extra = "" if self._device == "cpu" else f", device={self._device!r}"
+        extra += "" if self._backend is None else f", backend={self._backend!r}"
+        return (f"fastinit.Generator(seed={self._seed}, stream={self._stream}{extra}) "
+                f"at block {self._block}")
 
-    def fill(self, out, dist, *, start=0, numel=None):
+    def fill(self, out, dist, *, start=0, numel=None, backend=None):
         """Fill ``out`` in place with ``dist``; return ``out``.
 
-        ``out`` is a numpy array or torch CPU tensor. With ``start`` and ``numel``,
+        ``out`` is a numpy array, a torch tensor (CPU or CUDA), a CuPy array, or any
+        object with ``__cuda_array_interface__`` or ``__dlpack__``. ``backend`` ("cpu",
+        "cupy", "numba_cuda") overrides the generator's. With ``start`` and ``numel``,
         ``out`` holds elements [start, start + out.size) of a logical tensor of
         ``numel`` elements (a shard), and gets exactly those values of the whole;
         the generator then advances past the whole tensor.
@@ -94,7 +141,8 @@ class Generator:
         if start < 0 or start + size > numel:
             raise ValueError(f"elements [{start}, {start + size}) are not inside a tensor of "
                              f"{numel} elements")
-        arrays.fill(out, rule, dtype, self._seed, self._stream, self._block, start)
+        arrays.fill(out, rule, dtype, self._seed, self._stream, self._block, start,
+                    _check_backend(backend) or self._backend)
         self._block = (self._block + blocks_for(rule, numel)) % _U64
         return out
 
@@ -104,9 +152,23 @@ class Generator:
                 raise ValueError(f"size {size} does not match out's shape {arrays.shape_of(out)}")
             return self.fill(out, dist)
         shape = () if size is None else tuple(int(s) for s in np.atleast_1d(size))
-        result = np.empty(shape, numpy_dtype(dtype_name_of(dtype)))
+        result = self._empty(shape, dtype_name_of(dtype))
         self.fill(result, dist)
-        return result[()] if size is None else result
+        return result[()] if size is None and self._device == "cpu" else result
+
+    def _empty(self, shape, name):
+        if self._device == "cpu":
+            return np.empty(shape, numpy_dtype(name))
+        try:
+            import cupy
+        except ImportError:
+            raise RuntimeError(f"Generator(device={self._device!r}) allocates CuPy arrays: "
+                               "install fastinit[cuda12] or fastinit[cuda13], or pass out=") from None
+        if name == "bfloat16":
+            raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
+                            "Generator.fill or out=")
+        with cupy.cuda.Device(int(self._device.partition(":")[2] or 0)):
+            return cupy.empty(shape, numpy_dtype(name))
 
     def random_raw(self, size=None, out=None):
         """uint32 words of the stream, in order."""

@@ -53,8 +53,6 @@ def _shape(tensor, random=True):
         if arrays.dtype_name(tensor) not in FLOAT_DTYPES:
             raise TypeError(f"random values fill dtypes {', '.join(FLOAT_DTYPES)}; "
                             f"got {tensor.dtype}")
-    elif not (isinstance(tensor, np.ndarray) or arrays.is_torch_tensor(tensor)):
-        raise TypeError(f"expected a numpy array or a torch tensor, got {type(tensor).__name__}")
     return arrays.shape_of(tensor)
 
 
@@ -62,25 +60,45 @@ def _no_grad(tensor):
     return arrays._torch().no_grad() if arrays.is_torch_tensor(tensor) else contextlib.nullcontext()
 
 
-def _fill(tensor, dist, gen):
+def _fill(tensor, dist, gen, backend=None):
     with _no_grad(tensor):
-        return gen.fill(tensor, dist)
+        return gen.fill(tensor, dist, backend=backend)
 
 
 def _write(tensor, values):
-    """Write float64 ``values`` into ``tensor``. Narrower dtypes round through float32 in
-    both numpy and torch, so arrays and tensors get the same bits."""
-    if arrays.dtype_name(tensor) != "float64":
-        values = values.astype(np.float32)
+    """Write float64 ``values`` (numpy, or a torch/CuPy array on the tensor's device) into
+    ``tensor``. Narrower dtypes round through float32 in numpy, CuPy and torch alike, so
+    every kind of destination gets the same bits."""
+    narrow = arrays.dtype_name(tensor) != "float64"
     with _no_grad(tensor):
         if arrays.is_torch_tensor(tensor):
-            tensor.copy_(arrays._torch().from_numpy(values))
-        else:
-            tensor[...] = values
+            torch = arrays._torch()
+            if isinstance(values, np.ndarray):
+                values = torch.from_numpy(values)
+            tensor.copy_(values.to(torch.float32) if narrow else values)
+            return tensor
+        target = arrays.indexable(tensor)
+        if isinstance(values, np.ndarray) and not isinstance(target, np.ndarray):
+            values = arrays._cupy().asarray(values)
+        target[...] = values.astype(np.float32) if narrow else values
     return tensor
 
 
-def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
+def _float64_like(tensor, shape):
+    """(array namespace, an empty float64 array of ``shape``) beside ``tensor``: numpy for
+    host memory, torch or CuPy on the tensor's CUDA device."""
+    target = arrays.indexable(tensor)
+    if arrays.is_torch_tensor(target) and target.device.type == "cuda":
+        torch = arrays._torch()
+        return torch, torch.empty(shape, dtype=torch.float64, device=target.device)
+    if arrays.is_cupy_array(target):
+        cupy = arrays._cupy()
+        with cupy.cuda.Device(target.device.id):
+            return cupy, cupy.empty(shape, np.float64)
+    return np, np.empty(shape, np.float64)
+
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values drawn from the uniform distribution.
 
     :math:`\mathcal{U}(a, b)`; ``b`` itself is never drawn.
@@ -91,6 +109,8 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
         b: the upper bound of the uniform distribution
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -98,10 +118,10 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None):
         >>> init.uniform_(w, seed=0)
     """
     _shape(tensor)
-    return _fill(tensor, Uniform(a, b), resolve(generator, seed))
+    return _fill(tensor, Uniform(a, b), resolve(generator, seed), backend)
 
 
-def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
+def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values drawn from the normal distribution.
 
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
@@ -112,6 +132,8 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
         std: the standard deviation of the normal distribution
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -119,10 +141,11 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None):
         >>> init.normal_(w, seed=0)
     """
     _shape(tensor)
-    return _fill(tensor, Normal(mean, std), resolve(generator, seed))
+    return _fill(tensor, Normal(mean, std), resolve(generator, seed), backend)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None):
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
+                  backend=None):
     r"""Fill the input array with values drawn from a truncated normal distribution.
 
     The values follow :math:`\mathcal{N}(\text{mean}, \text{std}^2)` conditioned on
@@ -138,6 +161,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         b: the maximum cutoff value
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -145,7 +170,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
     _shape(tensor)
-    return _fill(tensor, TruncatedNormal(mean, std, a, b), resolve(generator, seed))
+    return _fill(tensor, TruncatedNormal(mean, std, a, b), resolve(generator, seed), backend)
 
 
 def constant_(tensor, val):
@@ -162,7 +187,9 @@ def constant_(tensor, val):
     """
     _shape(tensor, random=False)
     with _no_grad(tensor):
-        tensor[...] = val
+        if arrays.is_device_array(tensor) and arrays.has_fill_dtype(tensor):
+            return arrays.fill_constant(tensor, val)
+        arrays.indexable(tensor)[...] = val
     return tensor
 
 
@@ -204,10 +231,11 @@ def eye_(tensor):
     """
     if len(_shape(tensor, random=False)) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    diagonal = list(range(min(tensor.shape)))
+    target = arrays.indexable(tensor)
+    diagonal = list(range(min(target.shape)))
     with _no_grad(tensor):
-        tensor[...] = 0
-        tensor[diagonal, diagonal] = 1
+        target[...] = 0
+        target[diagonal, diagonal] = 1
     return tensor
 
 
@@ -234,15 +262,16 @@ def dirac_(tensor, groups=1):
         raise ValueError("dim 0 must be divisible by groups")
     out_chans_per_grp = sizes[0] // groups
     centre = tuple(n // 2 for n in sizes[2:])
+    target = arrays.indexable(tensor)
     with _no_grad(tensor):
-        tensor[...] = 0
+        target[...] = 0
         for g in range(groups):
             for d in range(min(out_chans_per_grp, sizes[1])):
-                tensor[(g * out_chans_per_grp + d, d) + centre] = 1
+                target[(g * out_chans_per_grp + d, d) + centre] = 1
     return tensor
 
 
-def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
+def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values using a Xavier uniform distribution.
 
     The method is described in `Understanding the difficulty of training deep
@@ -260,6 +289,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
         gain: an optional scaling factor
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -270,10 +301,10 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None):
     gen = resolve(generator, seed)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return _fill(tensor, Uniform(-a, a), gen)
+    return _fill(tensor, Uniform(-a, a), gen, backend)
 
 
-def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
+def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values using a Xavier normal distribution.
 
     The method is described in `Understanding the difficulty of training deep
@@ -292,6 +323,8 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
         gain: an optional scaling factor
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -301,10 +334,10 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None):
     fan_in, fan_out = fan_in_and_fan_out(_shape(tensor))
     gen = resolve(generator, seed)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill(tensor, Normal(0.0, std), gen)
+    return _fill(tensor, Normal(0.0, std), gen, backend)
 
 
-def _kaiming(tensor, a, mode, nonlinearity, generator, seed, dist):
+def _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend, dist):
     """The He/Kaiming fill, in torch's order of checks: ``dist(std)`` with
     ``std = gain / sqrt(fan)``."""
     shape = _shape(tensor)
@@ -314,11 +347,11 @@ def _kaiming(tensor, a, mode, nonlinearity, generator, seed, dist):
         return tensor
     fan = correct_fan(shape, mode)
     gain = calculate_gain(nonlinearity, a)
-    return _fill(tensor, dist(gain / math.sqrt(fan)), gen)
+    return _fill(tensor, dist(gain / math.sqrt(fan)), gen, backend)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
-                     *, seed=None):
+                     *, seed=None, backend=None):
     r"""Fill the input array with values using a Kaiming uniform distribution.
 
     The method is described in `Delving deep into rectifiers: Surpassing human-level
@@ -343,6 +376,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
             with ``'relu'`` or ``'leaky_relu'`` (default)
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -353,11 +388,11 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         bound = math.sqrt(3.0) * std
         return Uniform(-bound, bound)
 
-    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, dist)
+    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend, dist)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
-                    *, seed=None):
+                    *, seed=None, backend=None):
     r"""Fill the input array with values using a Kaiming normal distribution.
 
     The method is described in `Delving deep into rectifiers: Surpassing human-level
@@ -379,16 +414,19 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
             with ``'relu'`` or ``'leaky_relu'`` (default)
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, lambda std: Normal(0, std))
+    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend,
+                    lambda std: Normal(0, std))
 
 
-def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
+def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with a (semi) orthogonal matrix.
 
     Described in `Exact solutions to the nonlinear dynamics of learning in deep linear
@@ -400,13 +438,18 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
         W = \text{gain} \times Q \operatorname{diag}(\operatorname{sign}(\operatorname{diag} R))
 
     (transposed back if wide) is rounded to the array's dtype: :math:`W^\top W =
-    \text{gain}^2 I` (tall) or :math:`W W^\top = \text{gain}^2 I` (wide).
+    \text{gain}^2 I` (tall) or :math:`W W^\top = \text{gain}^2 I` (wide). On a CUDA
+    destination the QR runs on the device (``torch.linalg.qr`` or ``cupy.linalg.qr``)
+    over the same normal matrix, so :math:`W` matches the CPU's up to the rounding of
+    the two QR implementations.
 
     Args:
         tensor: an n-dimensional numpy array or torch tensor, n >= 2
         gain: optional scaling factor
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -421,17 +464,18 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None):
         return tensor
     rows = shape[0]
     cols = math.prod(shape) // rows
-    flattened = gen.standard_normal((rows, cols))
+    xp, flattened = _float64_like(tensor, (rows, cols))
+    gen.fill(flattened, Normal(0.0, 1.0), backend=backend)
     if rows < cols:
         flattened = flattened.T
-    q, r = np.linalg.qr(flattened)
-    q *= np.sign(np.diag(r))
+    q, r = xp.linalg.qr(flattened)
+    q *= xp.sign(xp.diag(r))
     if rows < cols:
         q = q.T
     return _write(tensor, gain * q.reshape(shape))
 
 
-def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
+def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, backend=None):
     r"""Fill the 2-D input array as a sparse matrix.
 
     As described in `Deep learning via Hessian-free optimization` - Martens, J. (2010):
@@ -447,6 +491,8 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
             non-zero values
         generator: the fastinit Generator to sample from (default: None)
         seed: draw from a fresh ``Generator(seed)`` instead
+        backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
+            available for the tensor's memory); the values do not depend on it
 
     Examples:
         >>> from fastinit import init
@@ -459,8 +505,12 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None):
     gen = resolve(generator, seed)
     rows, cols = shape
     num_zeros = math.ceil(sparsity * rows)
-    _fill(tensor, Normal(0, std), gen)
+    _fill(tensor, Normal(0, std), gen, backend)
     row_order = np.argsort(gen.random_raw((cols, rows)), axis=1, kind="stable")
+    index = (row_order[:, :num_zeros].T, np.arange(cols))
+    target = arrays.indexable(tensor)
+    if arrays.is_cupy_array(target):
+        index = tuple(arrays._cupy().asarray(i) for i in index)
     with _no_grad(tensor):
-        tensor[row_order[:, :num_zeros].T, np.arange(cols)] = 0
+        target[index] = 0
     return tensor

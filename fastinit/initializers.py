@@ -1,10 +1,12 @@
 """``jax.nn.initializers``, drawn from fastinit's Philox stream.
 
-Each factory returns ``init(shape, dtype=None, *, seed=None, generator=None, out=None)``,
-which returns a new numpy array of ``shape`` (of ``dtype``, else the factory's dtype),
-or fills ``out`` (a numpy array or torch CPU tensor of that shape) in place and returns
-it. Randomness comes from ``generator``, a fresh ``Generator(seed)``, or the default
-generator, in place of JAX's ``key``. Shapes with no elements give empty arrays.
+Each factory returns ``init(shape, dtype=None, *, seed=None, generator=None, out=None,
+backend=None)``, which returns a new numpy array of ``shape`` (of ``dtype``, else the
+factory's dtype), or fills ``out`` (a numpy array, a torch tensor on the CPU or a CUDA
+device, a CuPy array, ...: whatever ``Generator.fill`` takes) of that shape in place and
+returns it. Randomness comes from ``generator``, a fresh ``Generator(seed)``, or the
+default generator, in place of JAX's ``key``; ``backend`` picks what fills, as in
+``fastinit.init``. Shapes with no elements give empty arrays.
 
 Every named scheme is one line over ``variance_scaling(scale, mode, distribution)``;
 fans are JAX's (``in_axis=-2``, ``out_axis=-1``: ``shape = (..., in, out)``, the
@@ -24,7 +26,7 @@ import numpy as np
 from . import arrays
 from .distributions import Normal, TruncatedNormal, Uniform
 from .generator import dtype_name_of, numpy_dtype, resolve
-from .init import _fill, _write, constant_, orthogonal_
+from .init import _fill, _float64_like, _write, constant_, orthogonal_
 from .schemes import check_variance_scaling, jax_fans, variance_scaling_dist
 
 __all__ = [
@@ -51,9 +53,9 @@ __all__ = [
 
 
 def _initializer(write, default_dtype=np.float32):
-    """An init function whose destination ``write(out, gen)`` fills."""
+    """An init function whose destination ``write(out, gen, backend)`` fills."""
 
-    def init(shape, dtype=None, *, seed=None, generator=None, out=None):
+    def init(shape, dtype=None, *, seed=None, generator=None, out=None, backend=None):
         gen = resolve(generator, seed)
         shape = tuple(operator.index(n) for n in shape)
         if out is None:
@@ -64,7 +66,7 @@ def _initializer(write, default_dtype=np.float32):
         elif arrays.shape_of(out) != shape:
             raise ValueError(f"shape {shape} does not match out's shape {arrays.shape_of(out)}")
         if math.prod(shape):
-            write(out, gen)
+            write(out, gen, backend)
         return out
 
     return init
@@ -72,7 +74,7 @@ def _initializer(write, default_dtype=np.float32):
 
 def _drawing(dist_for, dtype):
     """An init function that fills its destination with ``dist_for(shape)``."""
-    return _initializer(lambda out, gen: _fill(out, dist_for(arrays.shape_of(out)), gen), dtype)
+    return _initializer(lambda out, gen, backend: _fill(out, dist_for(arrays.shape_of(out)), gen, backend), dtype)
 
 
 def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(),
@@ -164,7 +166,7 @@ def uniform(scale=1e-2, dtype=np.float32):
 
 def constant(value, dtype=np.float32):
     """Every element ``value``."""
-    return _initializer(lambda out, gen: constant_(out, value), dtype)
+    return _initializer(lambda out, gen, backend: constant_(out, value), dtype)
 
 
 zeros = constant(0.0)
@@ -186,14 +188,15 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
         >>> w = init((64, 32), seed=0)
     """
 
-    def write(out, gen):
+    def write(out, gen, backend):
         shape = arrays.shape_of(out)
         if len(shape) < 2:
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         n_cols = shape[column_axis]
         rows_shape = shape[:column_axis % len(shape)] + shape[column_axis % len(shape) + 1:]
-        q = orthogonal_(np.empty((math.prod(rows_shape), n_cols)), scale, gen)
-        _write(out, np.moveaxis(q.reshape(rows_shape + (n_cols,)), -1, column_axis))
+        xp, matrix = _float64_like(out, (math.prod(rows_shape), n_cols))
+        q = orthogonal_(matrix, scale, gen, backend=backend)
+        _write(out, xp.moveaxis(q.reshape(rows_shape + (n_cols,)), -1, column_axis))
 
     return _initializer(write, dtype)
 
@@ -212,14 +215,16 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     """
     matrix = orthogonal(scale, column_axis, np.float64)
 
-    def write(out, gen):
+    def write(out, gen, backend):
         shape = arrays.shape_of(out)
         if len(shape) not in (3, 4, 5):
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:
             raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
-        kernel = np.zeros(shape)
-        kernel[tuple((k - 1) // 2 for k in shape[:-2])] = matrix(shape[-2:], generator=gen)
+        _, kernel = _float64_like(out, shape)
+        kernel[...] = 0
+        matrix(shape[-2:], generator=gen, backend=backend,
+               out=kernel[tuple((k - 1) // 2 for k in shape[:-2])])
         _write(out, kernel)
 
     return _initializer(write, dtype)

@@ -105,7 +105,7 @@ def test_bad_destinations_are_rejected_and_left_untouched():
         with pytest.raises(TypeError, match="dtype"):
             g.fill(bad, Normal())
         assert (bad == 0).all()
-    with pytest.raises(TypeError, match="numpy array or a torch tensor"):
+    with pytest.raises(TypeError, match="expected a numpy array, torch tensor"):
         g.fill([0.0, 1.0], Normal())
     expanded = torch.zeros(1, 4).expand(3, 4)
     with pytest.raises(ValueError, match="overlapping"):
@@ -215,3 +215,164 @@ def test_schemes_fill_any_layout_like_a_contiguous_array(layout, dtype, scheme, 
         return
     scheme(view, seed)
     assert np.ascontiguousarray(view).tobytes() == scheme(np.empty(view.shape, dtype), seed).tobytes()
+
+
+# --- device destinations, described without a GPU ------------------------------------
+# A stand-in GPU backend that reads each DeviceView exactly as the kernels do, over
+# host memory, and objects exposing host memory through __cuda_array_interface__: the
+# description of device memory (pointer, strides, span, stream) is checked end to end.
+
+import ctypes  # noqa: E402
+
+from fastinit import arrays  # noqa: E402
+from fastinit.backends import STORAGE, cpu  # noqa: E402
+
+
+class _HostAsDevice:
+    """A ``__cuda_array_interface__`` over a numpy array's memory."""
+
+    def __init__(self, arr, stream=None, readonly=False, typestr=None):
+        ai = arr.__array_interface__
+        self.__cuda_array_interface__ = {
+            "shape": arr.shape, "typestr": typestr or arr.dtype.str, "version": 3,
+            "data": (ai["data"][0], readonly), "strides": ai["strides"], "stream": stream}
+
+
+class _HostBackend:
+    """Fills a DeviceView through the CPU backend, reading it as the GPU kernels do."""
+
+    def __init__(self):
+        self.views = []
+
+    def available(self):
+        return True, ""
+
+    def _span(self, view):
+        item = np.dtype(STORAGE[view.dtype]).itemsize
+        nbytes = (view.high - view.low + 1) * item
+        raw = (ctypes.c_uint8 * nbytes).from_address(view.ptr + view.low * item)
+        return np.ctypeslib.as_array(raw).view(STORAGE[view.dtype])
+
+    def fill(self, view, rule, seed, stream, block0, start):
+        self.views.append(view)
+        cpu.fill(self._span(view), -view.low, view.shape, view.strides, rule, view.dtype,
+                 seed, stream, block0, start, view.size)
+
+    def fill_constant(self, view, bits):
+        self.views.append(view)
+        span = self._span(view)
+        span = span.view(f"u{span.itemsize}")
+        offsets = np.arange(view.size)
+        if view.shape:
+            index = np.unravel_index(offsets, view.shape)
+            offsets = sum(i * s for i, s in zip(index, view.strides))
+        span[offsets - view.low] = bits
+
+
+@pytest.fixture
+def host_backend(monkeypatch):
+    backend = _HostBackend()
+    monkeypatch.setattr(arrays, "_backend_module", lambda name: backend)
+    monkeypatch.setattr(arrays, "_pointer_device", lambda ptr: 0)
+    return backend
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("view", list(_views(np.empty((4, 6, 8))).keys()))
+def test_device_views_get_their_logical_index_and_nothing_else(dtype, view, host_backend):
+    raw = _poisoned(4 * 6 * 8 * np.dtype(dtype).itemsize)
+    target = _views(raw.view(dtype).reshape(4, 6, 8))[view]
+    before = raw.copy()
+    fastinit.Generator(7).fill(_HostAsDevice(target, stream=5), Normal(0.5, 2.0))
+    assert target.tobytes() == _contiguous(target.shape, dtype).tobytes()
+    check = before.view(dtype).reshape(4, 6, 8)
+    _views(check)[view][...] = target
+    assert raw.tobytes() == before.tobytes()  # what changed is exactly the view
+    assert host_backend.views[-1].stream == 5
+
+
+def test_device_constant_fill_rounds_like_torch(host_backend):
+    value = 0.1 + 1e-9
+    assert arrays.constant_bits("bfloat16", value) == int(
+        torch.tensor(value, dtype=torch.bfloat16).view(torch.int16)) & 0xFFFF
+    for dtype, torch_dtype in ((np.float16, torch.float16), (np.float32, torch.float32),
+                               (np.float64, torch.float64)):
+        base = np.zeros((5, 6), dtype)
+        fastinit.constant_(_HostAsDevice(base[:, ::2]), value)
+        expected = torch.full((5, 3), value, dtype=torch_dtype)
+        assert base[:, ::2].tobytes() == expected.view(
+            {2: torch.int16, 4: torch.int32, 8: torch.int64}[base.itemsize]).numpy().tobytes()
+        assert (base[:, 1::2] == 0).all()
+
+
+def test_bad_device_destinations_are_rejected_untouched(host_backend):
+    arr = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="read-only"):
+        fastinit.Generator(0).fill(_HostAsDevice(arr, readonly=True), Normal())
+    with pytest.raises(TypeError, match="typestr"):
+        fastinit.Generator(0).fill(_HostAsDevice(arr, typestr="<i4"), Normal())
+    with pytest.raises(ValueError, match="overlapping"):
+        fastinit.Generator(0).fill(_HostAsDevice(np.broadcast_to(arr[:1], (4, 4))), Normal())
+    # ten dimensions no merging can reduce (a description only: rejected before any write)
+    deep = np.lib.stride_tricks.as_strided(arr, shape=(2,) * 10,
+                                           strides=tuple(4 * 3**d for d in range(10)))
+    with pytest.raises(ValueError, match="at most 8"):
+        fastinit.Generator(0).fill(_HostAsDevice(deep), Normal())
+    with pytest.raises(ValueError, match="backend 'cpu' fills host memory"):
+        fastinit.Generator(0).fill(_HostAsDevice(arr), Normal(), backend="cpu")
+    assert (arr == 0).all() and not host_backend.views
+
+
+def test_backend_names_are_checked():
+    arr = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="fills CUDA memory"):
+        fastinit.Generator(0).fill(arr, Normal(), backend="cupy")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fastinit.Generator(0).fill(arr, Normal(), backend="opencl")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fastinit.Generator(0, backend="gpu")
+    with pytest.raises(ValueError, match="device must be"):
+        fastinit.Generator(0, device="tpu")
+    assert (arr == 0).all()
+    assert fastinit.normal_(arr, seed=3, backend="cpu") is arr
+
+
+def test_without_a_gpu_backend_device_memory_gets_a_clear_error(monkeypatch):
+    class Missing:
+        def available(self):
+            return False, "not installed"
+
+    monkeypatch.setattr(arrays, "_backend_module", lambda name: Missing())
+    arr = np.zeros(4, np.float32)
+    with pytest.raises(RuntimeError, match="no GPU backend .*cupy: not installed"):
+        fastinit.Generator(0).fill(_HostAsDevice(arr), Normal())
+    assert (arr == 0).all()
+
+
+def test_dlpack_objects_are_filled_in_place():
+    class OnlyDLPack:
+        def __init__(self, arr):
+            self._arr = arr
+
+        def __dlpack__(self, **kwargs):
+            return self._arr.__dlpack__(**kwargs)
+
+        def __dlpack_device__(self):
+            return self._arr.__dlpack_device__()
+
+    arr = np.zeros((3, 5), np.float32)
+    fastinit.Generator(2).fill(OnlyDLPack(arr), Uniform())
+    assert arr.tobytes() == _contiguous((3, 5), np.float32, Uniform(), 2).tobytes()
+
+
+def test_tensors_on_other_devices_are_rejected():
+    with pytest.raises(ValueError, match="is on meta"):
+        fastinit.normal_(torch.empty(3, 3, device="meta"), seed=0)
+
+
+def test_backend_status_names_every_backend():
+    status = arrays.backend_status()
+    assert list(status) == ["cpu", "cupy", "numba_cuda"]
+    assert status["cpu"] == (True, "")
+    for ok, why in status.values():
+        assert ok or why

@@ -155,14 +155,15 @@ def test_names_are_torchs():
 
 
 @pytest.mark.parametrize("name", [n for n in init.__all__ if n != "calculate_gain"])
-def test_signatures_are_torchs_plus_seed(name):
+def test_signatures_are_torchs_plus_seed_and_backend(name):
     ours = inspect.signature(getattr(init, name)).parameters
     theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
     torch_args = [(p.name, p.default, p.kind) for p in theirs.values()]
     assert [(p.name, p.default, p.kind) for p in ours.values()][:len(theirs)] == torch_args
     extra = [(p.name, p.default, p.kind) for p in ours.values()][len(theirs):]
-    assert extra == ([("seed", None, inspect.Parameter.KEYWORD_ONLY)] if "generator" in theirs
-                     else [])
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    assert extra == ([("seed", None, keyword), ("backend", None, keyword)]
+                     if "generator" in theirs else [])
 
 
 # --- numpy and torch, seeds and generators --------------------------------------------
@@ -357,5 +358,5 @@ def test_random_fills_need_a_float_array_or_tensor(name, kwargs, destination):
 
 @pytest.mark.parametrize("name", ["constant_", "eye_", "dirac_"])
 def test_deterministic_fills_need_an_array_or_tensor(name):
-    with pytest.raises(TypeError, match="expected a numpy array or a torch tensor"):
+    with pytest.raises(TypeError, match="expected a numpy array, torch tensor"):
         getattr(init, name)([[0.0] * 3] * 3, *([1.0] if name == "constant_" else []))

@@ -1,0 +1,310 @@
+"""The CuPy backend: CUDA C from kernels/ through one RawModule.
+
+Without a GPU this checks what the launcher promises the kernels (names, the by-value
+structs' layouts, the compile options). With one (CuPy and a CUDA device present) it
+checks that every rule and dtype equals the CPU backend bit for bit on CuPy arrays and
+torch CUDA tensors of any layout, past 2^31 and 2^32 elements, on the caller's stream,
+without allocating; that compute-sanitizer finds nothing; and that the raw stream is
+cuRAND's Philox4_32_10 stream.
+"""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastinit
+from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit.backends import cupy as cupy_backend
+from fastinit.distributions import rule_for
+from fastinit.generator import numpy_dtype
+
+CASES = [(Raw(), "uint32"), (Bernoulli(0.3), "bool"), (Bernoulli(0.3), "uint8"),
+         (Bernoulli(0.7), "float32"), (Bernoulli(0.7), "bfloat16")] + [
+    (d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3),
+                     TruncatedNormal(0, 0.002, -2, 2), TruncatedNormal(0, 1, 3, 10))
+    for t in ("float16", "bfloat16", "float32", "float64")]
+
+
+# --- what the launcher promises the kernels (no GPU needed) ------------------------------
+
+
+def test_every_rule_and_dtype_has_its_kernels():
+    for dist, dtype in CASES:
+        rule = rule_for(dist, dtype)
+        for strided in (False, True):
+            assert cupy_backend.fill_name(rule.name, dtype, strided) in (
+                cupy_backend.NAME_EXPRESSIONS)
+    for itemsize in (1, 2, 4, 8):
+        assert cupy_backend.constant_name(itemsize, True) in cupy_backend.NAME_EXPRESSIONS
+
+
+def test_structs_match_the_kernels_layout():
+    # kernels/fill.cuh: Counter {u64 seed, stream, block0}; Params {double v[7]};
+    # Layout {i64 shape[8]; i64 stride[8]; int ndim;} padded to 8 bytes.
+    assert cupy_backend.COUNTER.itemsize == 24
+    assert cupy_backend.PARAMS.itemsize == 56
+    assert cupy_backend.LAYOUT.itemsize == 8 * 8 * 2 + 8
+    assert cupy_backend.LAYOUT.fields["ndim"][1] == 128
+
+
+def test_kernels_compile_without_contraction_and_recompile_when_edited():
+    options = cupy_backend.compile_options()
+    assert "--fmad=false" in options
+    assert f"-I{cupy_backend.KERNEL_DIR}" in options
+    assert (cupy_backend.KERNEL_DIR / "fastinit.cu").is_file()
+    assert any(o.startswith("-DFASTINIT_SOURCE_HASH=") for o in options)
+
+
+# --- on a GPU ------------------------------------------------------------------------------
+
+_ok, _why = cupy_backend.available()
+gpu = pytest.mark.skipif(not _ok, reason=f"no GPU for the CuPy backend: {_why}")
+if _ok:
+    import cupy
+    import torch
+
+
+def _cpu(dist, dtype, shape, seed=11, stream=3, start=0, numel=None):
+    out = np.empty(shape, numpy_dtype(dtype))
+    return fastinit.Generator(seed, stream).fill(out, dist, start=start, numel=numel)
+
+
+def _bits(a):
+    a = cupy.asnumpy(a) if isinstance(a, cupy.ndarray) else np.asarray(a)
+    return a.view(f"u{a.itemsize}") if a.itemsize > 1 else a.view(np.uint8)
+
+
+def _torch_bits(t):
+    t = t.cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16)
+    if t.dtype == torch.bool:
+        return t.view(torch.uint8).numpy()
+    return _bits(t.numpy())
+
+
+@gpu
+@pytest.mark.parametrize("dist, dtype", CASES, ids=str)
+def test_cupy_arrays_equal_the_cpu_backend(dist, dtype):
+    shape = (1001, 997)
+    expected = _cpu(dist, dtype, shape)
+    if dtype == "bfloat16":
+        out = torch.empty(shape, dtype=torch.bfloat16, device="cuda")
+        fastinit.Generator(11, 3).fill(out, dist, backend="cupy")
+        torch.cuda.synchronize()
+        assert (_torch_bits(out) == _bits(expected)).all()
+        return
+    out = cupy.empty(shape, numpy_dtype(dtype))
+    fastinit.Generator(11, 3).fill(out, dist, backend="cupy")
+    assert (_bits(out) == _bits(expected)).all()
+
+
+@gpu
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("start", [0, 1, 3, 4095, 2**33 + 5])
+def test_shards_and_misaligned_starts(dtype, start):
+    for dist in (Uniform(-1, 1), Normal(0, 1), TruncatedNormal(0, 1, -2, 2)):
+        n = 4099
+        out = torch.empty(n, dtype=getattr(torch, dtype), device="cuda")
+        fastinit.Generator(5).fill(out, dist, start=start, numel=start + n + 7, backend="cupy")
+        expected = _cpu(dist, dtype, n, seed=5, stream=0, start=start, numel=start + n + 7)
+        assert (_torch_bits(out) == _bits(expected)).all()
+
+
+def _views(base):
+    return {
+        "transposed": base.transpose(2, 0, 1),
+        "step": base[:, ::2, 1:],
+        "negative": base[::-1, :, ::-3],
+        "offset_by_one": base.reshape(-1)[1:-2],
+        "column": base[:, 2, :],
+    }
+
+
+@gpu
+@pytest.mark.parametrize("view", list(_views(np.empty((5, 6, 7))).keys()))
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_strided_views_and_nothing_else_written(view, dtype):
+    poison = {"float16": 0x7E01, "float32": 0x7FC00001, "float64": 0x7FF8000000000001}[dtype]
+    storage = {2: cupy.uint16, 4: cupy.uint32, 8: cupy.uint64}[np.dtype(dtype).itemsize]
+    raw = cupy.full((5, 6, 7), poison, storage)
+    target = _views(raw.view(numpy_dtype(dtype)))[view]
+    fastinit.normal_(target, 0.5, 2.0, seed=7, backend="cupy")
+    expected = _cpu(Normal(0.5, 2.0), dtype, target.shape, seed=7, stream=0)
+    assert (_bits(target) == _bits(expected)).all()
+    mark = cupy.zeros((5, 6, 7), bool)
+    _views(mark)[view][...] = True
+    assert (raw[~mark] == poison).all()
+
+
+@gpu
+def test_torch_cuda_tensor_views_equal_numpy():
+    base = torch.zeros(40, 50, dtype=torch.bfloat16, device="cuda")
+    view = base.t()[3:41:3]
+    fastinit.trunc_normal_(view, std=0.02, a=-0.04, b=0.04, seed=1, backend="cupy")
+    expected = fastinit.trunc_normal_(np.empty(tuple(view.shape), numpy_dtype("bfloat16")),
+                                      std=0.02, a=-0.04, b=0.04, seed=1)
+    assert (_torch_bits(view) == _bits(expected)).all()
+    untouched = torch.ones_like(base, dtype=torch.bool)
+    untouched.t()[3:41:3] = False
+    assert (base[untouched] == 0).all()
+
+
+def _tail_matches(out, dist, dtype, n, tail=4099):
+    expected = _cpu(dist, dtype, tail, seed=2, stream=0, start=n - tail, numel=n)
+    got = out.reshape(-1)[n - tail:]
+    assert (_torch_bits(got) == _bits(expected)).all()
+
+
+@gpu
+def test_past_2_to_the_32_elements():
+    free, _ = torch.cuda.mem_get_info()
+    n = 2**32 + 4099
+    if free < n * 2 + 2**30:
+        pytest.skip(f"needs {n * 2 / 2**30:.1f} GiB of free GPU memory")
+    out = torch.empty(n, dtype=torch.uint8, device="cuda")
+    fastinit.Generator(2).fill(out, Bernoulli(0.5), backend="cupy")
+    _tail_matches(out, Bernoulli(0.5), "uint8", n)
+    del out
+    out = torch.empty(2**31 + 4101, dtype=torch.float16, device="cuda")
+    fastinit.Generator(2).fill(out, Normal(), backend="cupy")
+    _tail_matches(out, Normal(), "float16", out.numel())
+
+
+@gpu
+def test_fills_go_on_the_current_stream_without_allocating(monkeypatch):
+    seen = []
+    launch = cupy_backend._launch
+    monkeypatch.setattr(cupy_backend, "_launch",
+                        lambda view, *args: (seen.append(view.stream), launch(view, *args)))
+    out = torch.empty(1 << 20, device="cuda")
+    fastinit.normal_(out, seed=0, backend="cupy")  # compiles, warms up
+    torch.cuda.synchronize()
+    pool = cupy.get_default_memory_pool()
+    used, torch_used = pool.used_bytes(), torch.cuda.memory_allocated()
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        for init in (fastinit.uniform_, fastinit.normal_, fastinit.trunc_normal_):
+            init(out, seed=1, backend="cupy")
+        fastinit.zeros_(out)
+    side.synchronize()
+    assert seen[-1] == side.cuda_stream and seen[-2] == side.cuda_stream
+    assert pool.used_bytes() == used and torch.cuda.memory_allocated() == torch_used
+    assert (out == 0).all()
+    arr = cupy.empty(1 << 20, cupy.float32)
+    with cupy.cuda.Stream() as s:
+        fastinit.Generator(0).fill(arr, Uniform(), backend="cupy")
+        assert seen[-1] == s.ptr
+    s.synchronize()
+
+
+@gpu
+def test_generator_on_cuda_returns_cupy_arrays_of_the_same_values():
+    got = fastinit.Generator(4, device="cuda").normal(size=(300, 7), dtype="float32")
+    assert isinstance(got, cupy.ndarray)
+    assert (_bits(got) == _bits(fastinit.Generator(4).normal(size=(300, 7),
+                                                             dtype="float32"))).all()
+
+
+@gpu
+def test_constant_and_deterministic_fills_on_the_device():
+    t = torch.empty(33, 65, dtype=torch.bfloat16, device="cuda")
+    fastinit.constant_(t, 0.1)
+    assert (t == torch.full_like(t, 0.1)).all()
+    a = cupy.empty((7, 9), cupy.float16)[:, ::2]
+    fastinit.ones_(a)
+    assert (a == 1).all()
+    fastinit.eye_(t)
+    assert (t == torch.eye(33, 65, dtype=torch.bfloat16, device="cuda")).all()
+
+
+@gpu
+@pytest.mark.parametrize("shape", [(64, 32), (32, 64), (16, 8, 3, 3)])
+def test_orthogonal_runs_its_qr_on_the_device(shape):
+    t = torch.empty(shape, dtype=torch.float32, device="cuda")
+    fastinit.orthogonal_(t, gain=1.5, seed=9)
+    cpu = fastinit.orthogonal_(torch.empty(shape), gain=1.5, seed=9)
+    np.testing.assert_allclose(t.cpu().numpy(), cpu.numpy(), atol=2e-6)
+    w = t.reshape(shape[0], -1).double()
+    gram = w.T @ w if shape[0] >= w.shape[1] else w @ w.T
+    torch.testing.assert_close(gram, 2.25 * torch.eye(gram.shape[0], device="cuda",
+                                                      dtype=torch.float64), atol=1e-5, rtol=0)
+
+
+_CURAND = r"""
+#include <cstdio>
+#include <curand_kernel.h>
+__global__ void words(unsigned long long seed, unsigned long long subsequence,
+                      unsigned int *out, int n) {
+    curandStatePhilox4_32_10_t state;
+    curand_init(seed, subsequence, 0, &state);
+    for (int i = 0; i < n; ++i) out[i] = curand(&state);
+}
+int main(int argc, char **argv) {
+    const int n = 1027;
+    unsigned long long seed = strtoull(argv[1], 0, 0), sub = strtoull(argv[2], 0, 0);
+    unsigned int *d, h[n];
+    cudaMalloc(&d, n * sizeof(unsigned int));
+    words<<<1, 1>>>(seed, sub, d, n);
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    for (int i = 0; i < n; ++i) printf("%u\n", h[i]);
+    return cudaGetLastError() != cudaSuccess;
+}
+"""
+
+
+@gpu
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not on PATH")
+@pytest.mark.parametrize("seed, stream", [(0, 0), (42, 7), (2**64 - 1, 2**40 + 3)])
+def test_raw_stream_is_curands_philox(seed, stream, tmp_path):
+    (tmp_path / "curand_words.cu").write_text(_CURAND)
+    subprocess.run(["nvcc", "-o", str(tmp_path / "curand_words"),
+                    str(tmp_path / "curand_words.cu")], check=True, timeout=300)
+    run = subprocess.run([str(tmp_path / "curand_words"), str(seed), str(stream)],
+                         capture_output=True, text=True, check=True, timeout=60)
+    curand_words = np.array(run.stdout.split(), np.uint64).astype(np.uint32)
+    ours = cupy.empty(curand_words.size, cupy.uint32)
+    fastinit.Generator(seed, stream).fill(ours, Raw(), backend="cupy")
+    assert (cupy.asnumpy(ours) == curand_words).all()
+
+
+_SANITIZED = textwrap.dedent("""
+    import cupy, numpy as np, torch, fastinit
+    from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+    cases = {cases}
+    for dist, dtype in cases:
+        for shape, view in (((4099,), lambda a: a), ((33, 65), lambda a: a.T[1::3])):
+            t = torch.empty(shape, dtype=getattr(torch, dtype), device="cuda")
+            fastinit.Generator(1).fill(view(t), dist, start=5, numel=10**6, backend="cupy")
+            fastinit.constant_(view(t), 1.0)
+    torch.cuda.synchronize()
+""")
+
+
+@pytest.mark.skipif(shutil.which("compute-sanitizer") is None,
+                    reason="compute-sanitizer is not on PATH")
+@gpu
+@pytest.mark.parametrize("tool", ["memcheck", "racecheck"])
+def test_compute_sanitizer_finds_nothing(tool):
+    script = _SANITIZED.format(cases=repr(CASES))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run(["compute-sanitizer", f"--tool={tool}", "--error-exitcode=1",
+                          sys.executable, "-c", script], check=False, capture_output=True,
+                         text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "ERROR SUMMARY: 0 errors" in run.stdout or "RACECHECK SUMMARY: 0 hazards" in (
+        run.stdout)
+
+
+@gpu
+def test_a_gib_destination_fills():
+    """Speed lives in `fastinit bench --device cuda`, never in a test."""
+    out = torch.empty(2**28, device="cuda")
+    fastinit.uniform_(out, -1, 1, seed=0, backend="cupy")
+    assert math.isclose(float(out.mean()), 0.0, abs_tol=1e-3)
