@@ -1,21 +1,26 @@
-"""Benchmark: fastinit against ``torch.nn.init``, numpy and a plain write of the same bytes.
+"""Benchmark: fastinit against ``torch.nn.init``, numpy or CuPy, and a plain write of the
+same bytes, on the CPU or on a CUDA GPU.
 
 Each case (distribution, dtype, elements) allocates one destination and times every
 method on it in the same process, each as the best of a few repeats after one untimed
 warm-up call (which also compiles fastinit's kernel on first use). Every figure is a
 ratio measured in that run: to torch, and to the plain write, the memory-bandwidth
 floor. Repeats go round-robin over the methods. ``best_times`` and ``case_rows`` know
-nothing of the device; a GPU benchmark passes its own methods and a timer that
-synchronizes.
+nothing of the device: the CPU passes ``cpu_methods`` and ``wall_clock``, CUDA passes
+``cuda_methods`` and ``cuda_event_timer`` (CUDA events around the call, device time).
 
 A row is ``{method, distribution, dtype, elements, seconds, gbps, pct_of_write,
-x_torch}``; ``run`` returns ``{device, date, commit, rows}``.
+x_torch}``; ``run`` returns ``{device, date, commit, rows}`` for one device, and
+``plot`` draws one or more of those.
 """
 
 import datetime
+import functools
 import os
 import platform
+import re
 import subprocess
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -23,7 +28,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from . import init
+from . import arrays, init
 from .distributions import TruncatedNormal, Uniform
 from .generator import Generator, numpy_dtype
 
@@ -39,9 +44,18 @@ DTYPES = ("float32", "bfloat16", "float16", "float64")
 DEFAULT_DTYPES = ("float32", "bfloat16")
 SIZES = (20, 26)  # log2 of the element count
 QUICK_SIZES = (16, 20)
+CUDA_SIZES = (20, 22, 24, 26, 28, 30)
+QUICK_CUDA_SIZES = (20, 22)
+CUDA_DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("cpu", "cuda")
 
 FASTINIT, ONE_THREAD = "fastinit", "fastinit (1 thread)"
 TORCH, WRITE = "torch.nn.init", "plain write"
+CUPY = "cupy.random"
+CUDA_BACKENDS = {"cupy": "fastinit (cupy)", "numba_cuda": "fastinit (numba.cuda)"}
+SPIN_CYCLES = 2_000_000  # GPU clock cycles queued before each timed call: about 1 ms
+CUDA_SLACK_BYTES = 2**28  # room kept free beyond a case's own buffers
+_CUDA_DEVICE = "cuda"  # where cuda_methods allocates (the tests' dry run uses "cpu")
 ONE_THREAD_CASES = {("uniform", "float32"), ("normal", "float32")}  # at the largest size
 SCIPY_MAX_ELEMENTS = 2**22  # scipy's truncnorm.rvs takes ~0.3 us per element
 ROW_KEYS = ("method", "distribution", "dtype", "elements", "seconds", "gbps", "pct_of_write",
@@ -62,6 +76,26 @@ def wall_clock(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def cuda_event_timer(fn, spin_cycles=SPIN_CYCLES):
+    """Seconds of device time one call of ``fn`` takes on the current CUDA stream: CUDA
+    events recorded before and after it, then synchronized. The events are queued behind
+    a GPU spin of ``spin_cycles`` clock cycles (``torch.cuda._sleep``, about 1 ms), so
+    the host has queued the call's kernels before the GPU reaches the start event and
+    host-side launch overhead is not counted; ``spin_cycles=0`` times record, call,
+    record as they come."""
+    torch = _torch()
+    stream = torch.cuda.current_stream()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    if spin_cycles and hasattr(torch.cuda, "_sleep"):
+        torch.cuda._sleep(spin_cycles)
+    start.record(stream)
+    fn()
+    end.record(stream)
+    end.synchronize()
+    return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
 
 
 def best_times(methods, time_once, budget_s, max_repeats):
@@ -172,6 +206,165 @@ def nbytes(dtype, elements):
     return elements * numpy_dtype(dtype).itemsize
 
 
+class CudaUnavailable(RuntimeError):
+    """The CUDA benchmark cannot run here; the message says what is missing."""
+
+
+def cuda_status():
+    """``(True, "")`` when torch can fill CUDA tensors here, else ``(False, what is
+    missing)``: torch itself, a CUDA build of torch, or a GPU."""
+    torch = _torch()
+    if torch is None:
+        return False, "torch is not installed (the CUDA benchmark fills torch CUDA tensors)"
+    if getattr(torch.version, "cuda", None) is None:
+        return False, f"torch {torch.__version__} is a build without CUDA"
+    if not torch.cuda.is_available():
+        return False, (f"no GPU: torch {torch.__version__} (CUDA {torch.version.cuda}) "
+                       "finds no CUDA device")
+    return True, ""
+
+
+def fastinit_cuda_backends():
+    """``({backend: method}, {method: why not})`` for fastinit's GPU backends, from
+    ``fastinit.arrays.backend_status()``."""
+    status = arrays.backend_status()
+    usable, missing = {}, {}
+    for backend, method in CUDA_BACKENDS.items():
+        ok, why = status[backend]
+        if ok:
+            usable[backend] = method
+        else:
+            missing[method] = why
+    return usable, missing
+
+
+def _cupy():
+    """``(cupy, "")``, or ``(None, why not)``."""
+    try:
+        import cupy
+    except ImportError as exc:
+        return None, f"CuPy is not installed ({exc})"
+    except Exception as exc:  # noqa: BLE001 - e.g. a CUDA library CuPy cannot load
+        return None, f"CuPy fails to import: {type(exc).__name__}: {exc}"
+    return cupy, ""
+
+
+def cuda_missing_methods():
+    """``{method: why it is not run}`` for the CUDA methods that cannot run here."""
+    ok, why = cuda_status()
+    if not ok:
+        return {m: why for m in (*CUDA_BACKENDS.values(), TORCH, CUPY, WRITE)}
+    missing = fastinit_cuda_backends()[1]
+    if _cupy()[0] is None:
+        missing[CUPY] = _cupy()[1]
+    return missing
+
+
+@functools.cache
+def _cupy_rng():
+    import cupy
+
+    return cupy.random.default_rng(0)  # XORWOW states, made once per process
+
+
+def _cupy_methods(cupy, dist, dst):
+    """CuPy's Generator (``cupy.random.default_rng``) drawing ``dist`` into the memory of
+    the torch CUDA tensor ``dst``: float32/float64 directly through a zero-copy DLPack
+    view, 16-bit dtypes into a float32 buffer then cast by torch, as the numpy method
+    does on the CPU. CuPy has no truncated normal: none then."""
+    if isinstance(dist, TruncatedNormal):
+        return {}
+    torch = _torch()
+    dtype = str(dst.dtype).removeprefix("torch.")
+    native = dtype in ("float32", "float64")
+    buf_t = dst if native else torch.empty(dst.shape, dtype=torch.float32, device=dst.device)
+    buf = cupy.from_dlpack(buf_t)
+    rng = _cupy_rng()
+    if isinstance(dist, Uniform):
+        draw, scale, shift = rng.random, dist.high - dist.low, dist.low
+    else:
+        draw, scale, shift = rng.standard_normal, dist.std, dist.mean
+
+    def cupy_fill():
+        draw(size=buf.shape, dtype=buf.dtype, out=buf)  # random(out=) needs size=out.shape
+        if scale != 1:
+            cupy.multiply(buf, scale, out=buf)
+        if shift != 0:
+            cupy.add(buf, shift, out=buf)
+        if not native:
+            dst.copy_(buf_t)
+
+    return {CUPY if native else f"{CUPY} (f32→{_SHORT[dtype]})": cupy_fill}
+
+
+def cuda_methods(distribution, dtype, elements):
+    """``{method: fill()}`` for one case on the current CUDA device, every method writing
+    the same new torch CUDA tensor of shape (elements // 1024, 1024) (or (1, elements)):
+    fastinit through each GPU backend available, ``torch.nn.init``, CuPy's generator
+    (if CuPy is installed) and ``tensor.fill_(1.0)``. Raises ``CudaUnavailable`` without
+    a CUDA build of torch and a GPU; ``cuda_missing_methods()`` says what else is left out.
+    Calls launch asynchronously on the current stream: time them with a timer that
+    synchronizes (``cuda_event_timer``)."""
+    ok, why = cuda_status()
+    if not ok:
+        raise CudaUnavailable(why)
+    torch = _torch()
+    cols = min(elements, 1024)
+    dst = torch.empty((elements // cols, cols), dtype=getattr(torch, dtype), device=_CUDA_DEVICE)
+    name, args = DISTRIBUTIONS[distribution]
+    methods = {method: partial(getattr(init, name), dst, *args, seed=0, backend=backend)
+               for backend, method in fastinit_cuda_backends()[0].items()}
+    methods[TORCH] = partial(getattr(torch.nn.init, name), dst, *args)
+    cupy = _cupy()[0]
+    if cupy is not None:
+        try:
+            methods.update(_cupy_methods(cupy, _drawn(name, args, dst), dst))
+        except Exception as exc:  # noqa: BLE001 - reported when the method is first called
+            methods[CUPY] = partial(_raise, exc)
+    methods[WRITE] = partial(dst.fill_, 1.0)
+    return methods
+
+
+def _raise(exc):
+    raise exc
+
+
+def _cuda_case_bytes(distribution, dtype, elements):
+    """Device memory one CUDA case needs: the destination, and for CuPy a float32 buffer
+    (16-bit dtypes) and the float32 temporary its ``random(out=)`` allocates, plus slack."""
+    extra = 0
+    if _cupy()[0] is not None and distribution != "trunc_normal":
+        extra = 8 * elements
+    return nbytes(dtype, elements) + extra + CUDA_SLACK_BYTES
+
+
+def _cuda_free_bytes():
+    return _torch().cuda.mem_get_info()[0]
+
+
+def _release_cuda_memory():
+    """Hand cached blocks back to the driver: torch's and CuPy's (if it was imported)."""
+    _torch().cuda.empty_cache()
+    cupy = sys.modules.get("cupy")
+    if cupy is not None:
+        cupy.get_default_memory_pool().free_all_blocks()
+
+
+def _working(methods, synchronize, on_note):
+    """``methods`` less those whose first call (synchronized) raises; each dropped one is
+    reported through ``on_note``. This call is the first warm-up: it compiles kernels."""
+    working = {}
+    for method, fn in methods.items():
+        try:
+            fn()
+            synchronize()
+        except Exception as exc:  # noqa: BLE001 - one broken method must not end the run
+            on_note(f"{method} failed and is left out: {type(exc).__name__}: {exc}")
+        else:
+            working[method] = fn
+    return working
+
+
 def case_rows(distribution, dtype, elements, seconds):
     """Rows for one case from ``seconds`` (method -> best seconds), which must hold
     ``WRITE``, and ``TORCH`` for x_torch (else null)."""
@@ -195,6 +388,10 @@ def _cpu_name():
 
 
 def _commit():
+    """The checkout's short commit; ``$FASTINIT_COMMIT`` where set (a copy of the tree
+    without its git history, as on a borrowed GPU machine)."""
+    if os.environ.get("FASTINIT_COMMIT"):
+        return os.environ["FASTINIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=Path(__file__).parent, timeout=10)
@@ -203,17 +400,73 @@ def _commit():
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def environment():
-    """``{device, date, commit}`` of this run."""
-    return {"device": f"{_cpu_name()}, {os.cpu_count()} cores",
-            "date": datetime.date.today().isoformat(), "commit": _commit()}
+def _cuda_name():
+    torch = _torch()
+    index = torch.cuda.current_device()
+    memory = torch.cuda.get_device_properties(index).total_memory
+    return f"{torch.cuda.get_device_name(index)}, {memory / 2**30:.0f} GiB"
 
 
-def run(sizes=SIZES, distributions=tuple(DISTRIBUTIONS), dtypes=DEFAULT_DTYPES, quick=False,
-        on_case=None, env=None):
-    """Benchmark every (size, dtype, distribution) on the CPU, every core for fastinit and
-    torch; ``sizes`` are log2 element counts. ``on_case(rows)`` sees each case as it ends.
-    Returns ``{device, date, commit, rows}`` (``env`` if given, else ``environment()``)."""
+def environment(device="cpu"):
+    """``{device, date, commit}`` of this run; ``device`` is "cpu" (the CPU's name and
+    cores) or "cuda" (the current GPU's name and memory)."""
+    if device == "cuda":
+        ok, why = cuda_status()
+        if not ok:
+            raise CudaUnavailable(why)
+        name = _cuda_name()
+    elif device == "cpu":
+        name = f"{_cpu_name()}, {os.cpu_count()} cores"
+    else:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    return {"device": name, "date": datetime.date.today().isoformat(), "commit": _commit()}
+
+
+_VENDOR_WORDS = {"nvidia", "tesla", "geforce", "quadro", "amd", "radeon", "instinct"}
+
+
+def short_name(device):
+    """A short file-name tag for a results' ``device``: "cpu" for a CPU ("..., N cores"),
+    else the GPU's model ("NVIDIA H100 80GB HBM3, 80 GiB" -> "h100")."""
+    if re.search(r", \d+ cores$", device):
+        return "cpu"
+    words = [w for w in re.split(r"[^a-z0-9]+", device.split(",")[0].lower())
+             if w and w not in _VENDOR_WORDS]
+    for i, word in enumerate(words):
+        if any(c.isdigit() for c in word):
+            return "-".join(words[:i + 1])
+    return "-".join(words) or "gpu"
+
+
+def results_stem(results):
+    """``<short device name>-<date>-<commit>``: how bench/results/ names a run's files."""
+    return f"{short_name(results['device'])}-{results['date']}-{results['commit']}"
+
+
+def default_sizes(device="cpu", quick=False):
+    if device == "cuda":
+        return QUICK_CUDA_SIZES if quick else CUDA_SIZES
+    return QUICK_SIZES if quick else SIZES
+
+
+def default_dtypes(device="cpu"):
+    return CUDA_DTYPES if device == "cuda" else DEFAULT_DTYPES
+
+
+def run(sizes=None, distributions=tuple(DISTRIBUTIONS), dtypes=None, quick=False,
+        on_case=None, env=None, device="cpu", on_note=None):
+    """Benchmark every (size, dtype, distribution) on ``device``: "cpu" (every core for
+    fastinit and torch) or "cuda" (the current GPU). ``sizes`` are log2 element counts
+    (default ``default_sizes(device, quick)``), ``dtypes`` default to
+    ``default_dtypes(device)``. ``on_case(rows)`` sees each case as it ends, ``on_note(text)``
+    each case or method left out (CUDA). Returns ``{device, date, commit, rows}`` (``env``
+    if given, else ``environment(device)``)."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    sizes = default_sizes(device, quick) if sizes is None else sizes
+    dtypes = default_dtypes(device) if dtypes is None else dtypes
+    if device == "cuda":
+        return _run_cuda(sizes, distributions, dtypes, quick, on_case, env, on_note)
     budget_s, max_repeats = (0.05, 5) if quick else (0.3, 50)
     torch = _torch()
     if torch is not None:
@@ -229,4 +482,120 @@ def run(sizes=SIZES, distributions=tuple(DISTRIBUTIONS), dtypes=DEFAULT_DTYPES, 
                 rows += case
                 if on_case is not None:
                     on_case(case)
-    return {**(env or environment()), "rows": rows}
+    return {**(env if env is not None else environment()), "rows": rows}
+
+
+def _gib(size):
+    return f"{size / 2**30:.1f} GiB"
+
+
+def _run_cuda(sizes, distributions, dtypes, quick, on_case, env, on_note):
+    ok, why = cuda_status()
+    if not ok:
+        raise CudaUnavailable(why)
+    if env is None:
+        env = environment("cuda")
+    note = on_note or (lambda text: None)
+    budget_s, max_repeats = (0.02, 5) if quick else (0.2, 30)
+    rows = []
+    for exponent in sizes:
+        for dtype in dtypes:
+            for distribution in distributions:
+                seconds = _cuda_case(distribution, dtype, exponent, budget_s, max_repeats, note)
+                if seconds is not None:
+                    case = case_rows(distribution, dtype, 2**exponent, seconds)
+                    rows += case
+                    if on_case is not None:
+                        on_case(case)
+    _release_cuda_memory()
+    return {**env, "rows": rows}
+
+
+def _cuda_case(distribution, dtype, exponent, budget_s, max_repeats, note):
+    """Best seconds of each working CUDA method for one case, or None (with a note) when
+    the case does not fit in free GPU memory. The destination and buffers live only
+    here: cached memory goes back to the driver before the next case."""
+    elements, case = 2**exponent, f"{distribution} {dtype} 2^{exponent}"
+    _release_cuda_memory()
+    need, free = _cuda_case_bytes(distribution, dtype, elements), _cuda_free_bytes()
+    if need > free:
+        note(f"{case} skipped: needs {_gib(need)} of GPU memory, {_gib(free)} free")
+        return None
+    methods = _working(cuda_methods(distribution, dtype, elements),
+                       _torch().cuda.synchronize, lambda text: note(f"{case}: {text}"))
+    if WRITE not in methods:
+        note(f"{case} skipped: no plain write to compare with")
+        return None
+    return best_times(methods, cuda_event_timer, budget_s, max_repeats)
+
+
+def _device_title(results):
+    short = short_name(results["device"])
+    return "CPU" if short == "cpu" else short.upper()
+
+
+def plot(results, path):
+    """A PNG at ``path`` of one or more results (``{device, date, commit, rows}``; one
+    dict or a list): GB/s against elements (log2 axis), one line per method, the plain
+    write dashed as the ceiling; one panel per (device, distribution, dtype), a row of
+    dtypes per distribution, devices one below the other. Needs matplotlib (drawn with
+    its Agg canvas; pyplot's global state is left alone)."""
+    from matplotlib.figure import Figure
+
+    results = [results] if isinstance(results, dict) else list(results)
+    grid = []  # per device: (title, distributions, dtypes, {(distribution, dtype): rows})
+    for res in results:
+        cases = {}
+        for row in res["rows"]:
+            cases.setdefault((row["distribution"], row["dtype"]), []).append(row)
+        dists = list(dict.fromkeys(d for d, _ in cases))
+        types = list(dict.fromkeys(t for _, t in cases))
+        grid.append((_device_title(res), dists, types, cases))
+    ncols = max([len(types) for _, _, types, _ in grid] + [1])
+    nrows = max(sum(len(dists) for _, dists, _, _ in grid), 1)
+    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows + 1.2), dpi=100, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    methods = list(dict.fromkeys(r["method"] for res in results for r in res["rows"]
+                                 if r["method"] != WRITE))
+    colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
+    handles = {}
+    row = 0
+    for title, dists, types, cases in grid:
+        for distribution in dists:
+            for col in range(ncols):
+                ax = axes[row][col]
+                dtype = types[col] if col < len(types) else None
+                case = cases.get((distribution, dtype))
+                if not case:
+                    ax.set_axis_off()
+                    continue
+                lines = {}
+                for r in case:
+                    lines.setdefault(r["method"], []).append((r["elements"], r["gbps"]))
+                for method, points in lines.items():
+                    x, y = zip(*sorted(points))
+                    if method == WRITE:
+                        (line,) = ax.plot(x, y, "--", color="black", linewidth=1.5,
+                                          label="plain write (ceiling)")
+                    else:
+                        (line,) = ax.plot(x, y, marker="o", markersize=3.5,
+                                          color=colors[method], label=method)
+                    handles.setdefault(line.get_label(), line)
+                ax.set_xscale("log", base=2)
+                ax.set_ylim(bottom=0)
+                ax.set_title(f"{title}: {distribution} {dtype}", fontsize=10)
+                ax.set_xlabel("elements", fontsize=8)
+                ax.set_ylabel("GB/s", fontsize=8)
+                ax.tick_params(labelsize=7)
+                ax.grid(True, alpha=0.3)
+            row += 1
+    for r in range(row, nrows):
+        for ax in axes[r]:
+            ax.set_axis_off()
+    fig.suptitle("\n".join(f"fastinit bench: {res['device']}, {res['date']}, commit "
+                           f"{res['commit']}" for res in results), fontsize=11)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncol=min(len(handles), 4), fontsize=9)
+    fig.savefig(path, format="png")
+    return path

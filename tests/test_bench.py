@@ -1,6 +1,7 @@
 """fastinit.bench: one destination per case, every method timed on it, rows of one shape."""
 
 import math
+import re
 
 import numba
 import numpy as np
@@ -102,3 +103,338 @@ def test_each_method_writes_the_destination():
         write()
         fill()
         assert (dst != 1).all(), method
+
+
+# --- CUDA: everything that runs without a GPU, then the real thing where there is one ---
+
+CUDA_CASE = {"fastinit (cupy)": 0.001, "fastinit (numba.cuda)": 0.002, bench.TORCH: 0.004,
+             "cupy.random (f32→bf16)": 0.008, bench.WRITE: 0.0008}
+
+
+def _torch_cuda_ready():
+    torch = bench._torch()
+    return torch is not None and torch.cuda.is_available()
+
+
+def test_cuda_rows_have_the_cpu_rows_shape():
+    rows = bench.case_rows("normal", "bfloat16", 2**28, CUDA_CASE)
+    check_rows(rows)
+    by_method = {r["method"]: r for r in rows}
+    assert list(by_method) == list(CUDA_CASE)
+    cupy_row = by_method["fastinit (cupy)"]
+    assert cupy_row["gbps"] == pytest.approx(2**29 / 0.001 / 1e9)
+    assert cupy_row["pct_of_write"] == pytest.approx(80.0)
+    assert cupy_row["x_torch"] == pytest.approx(4.0)
+    assert by_method[bench.WRITE]["pct_of_write"] == pytest.approx(100)
+
+
+class FakeEvent:
+    def __init__(self, log, clock, enable_timing=False):
+        assert enable_timing
+        self.log, self.clock = log, clock
+
+    def record(self, stream=None):
+        self.log.append(("record", stream))
+        self.t = self.clock[0]
+
+    def synchronize(self):
+        self.log.append("synchronize")
+
+    def elapsed_time(self, end):
+        return end.t - self.t  # milliseconds, as torch's
+
+
+class FakeCuda:
+    """The parts of torch.cuda the timer and run loop use, logging each call."""
+
+    def __init__(self, sleep=True):
+        self.log, self.clock = [], [0.0]
+        if sleep:
+            self._sleep = lambda cycles: self.log.append(("sleep", cycles))
+
+    def current_stream(self):
+        return "stream"
+
+    def Event(self, enable_timing=False):  # torch's name
+        return FakeEvent(self.log, self.clock, enable_timing)
+
+    def synchronize(self):
+        self.log.append("device synchronize")
+
+
+class FakeTorch:
+    def __init__(self, cuda):
+        self.cuda = cuda
+
+
+@pytest.mark.parametrize("sleep", [True, False])
+def test_cuda_event_timer_records_events_around_the_call(monkeypatch, sleep):
+    cuda = FakeCuda(sleep)
+    monkeypatch.setattr(bench, "_torch", lambda: FakeTorch(cuda))
+
+    def fn():
+        cuda.log.append("fn")
+        cuda.clock[0] += 2.5  # the call takes 2.5 ms of device time
+
+    assert bench.cuda_event_timer(fn) == pytest.approx(0.0025)
+    expected = [("record", "stream"), "fn", ("record", "stream"), "synchronize"]
+    assert cuda.log == ([("sleep", bench.SPIN_CYCLES)] if sleep else []) + expected
+    cuda.log.clear()
+    bench.cuda_event_timer(fn, spin_cycles=0)
+    assert cuda.log == expected
+
+
+class FakeVersion:
+    def __init__(self, cuda):
+        self.cuda = cuda
+
+
+@pytest.mark.parametrize("cuda_version, available, reason", [
+    (None, False, "torch 9.9 is a build without CUDA"),
+    ("12.8", False, "no GPU: torch 9.9 (CUDA 12.8) finds no CUDA device"),
+    ("12.8", True, ""),
+])
+def test_cuda_status_names_what_is_missing(monkeypatch, cuda_version, available, reason):
+    torch = FakeTorch(type("Cuda", (), {"is_available": staticmethod(lambda: available)})())
+    torch.__version__, torch.version = "9.9", FakeVersion(cuda_version)
+    monkeypatch.setattr(bench, "_torch", lambda: torch)
+    assert bench.cuda_status() == (bool(reason == ""), reason)
+
+
+def test_without_torch_there_is_no_cuda_benchmark(monkeypatch):
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    ok, why = bench.cuda_status()
+    assert not ok and why.startswith("torch is not installed")
+    with pytest.raises(bench.CudaUnavailable, match="torch is not installed"):
+        bench.cuda_methods("normal", "float32", 1024)
+
+
+@pytest.mark.skipif(_torch_cuda_ready(), reason="torch finds a GPU here")
+def test_without_a_gpu_cuda_methods_are_not_built_and_say_why():
+    ok, why = bench.cuda_status()
+    assert not ok and ("without CUDA" in why or "no GPU" in why)
+    with pytest.raises(bench.CudaUnavailable) as exc:
+        bench.cuda_methods("normal", "float32", 1024)
+    assert str(exc.value) == why
+    with pytest.raises(bench.CudaUnavailable, match=re.escape(why)):
+        bench.run(sizes=(10,), device="cuda", quick=True)
+    with pytest.raises(bench.CudaUnavailable):
+        bench.environment("cuda")
+    missing = bench.cuda_missing_methods()
+    assert set(missing) == {*bench.CUDA_BACKENDS.values(), bench.TORCH, bench.CUPY, bench.WRITE}
+    assert set(missing.values()) == {why}
+
+
+def test_fastinit_cuda_methods_follow_backend_status(monkeypatch):
+    status = {"cpu": (True, ""), "cupy": (True, ""),
+              "numba_cuda": (False, "numba-cuda is not installed")}
+    monkeypatch.setattr(bench.arrays, "backend_status", lambda: status)
+    assert bench.fastinit_cuda_backends() == (
+        {"cupy": "fastinit (cupy)"}, {"fastinit (numba.cuda)": "numba-cuda is not installed"})
+
+
+def test_commit_comes_from_git_or_the_environment(monkeypatch):
+    monkeypatch.delenv("FASTINIT_COMMIT", raising=False)
+    commit = bench.environment()["commit"]
+    assert commit == "unknown" or re.fullmatch(r"[0-9a-f]{4,40}", commit)
+    monkeypatch.setenv("FASTINIT_COMMIT", "abc1234")
+    assert bench.environment()["commit"] == "abc1234"
+
+
+@pytest.mark.parametrize("device, short", [
+    ("NVIDIA H100 80GB HBM3, 80 GiB", "h100"),
+    ("NVIDIA H200, 140 GiB", "h200"),
+    ("NVIDIA A100-SXM4-80GB, 79 GiB", "a100"),
+    ("NVIDIA GeForce RTX 4090, 24 GiB", "rtx-4090"),
+    ("AMD EPYC 7B13 64-Core Processor, 16 cores", "cpu"),
+    ("AMD EPYC, 2 cores", "cpu"),
+])
+def test_short_device_names_name_results_files(device, short):
+    assert bench.short_name(device) == short
+    results = {"device": device, "date": "2026-11-23", "commit": "abc1234", "rows": []}
+    assert bench.results_stem(results) == f"{short}-2026-11-23-abc1234"
+
+
+def test_defaults_per_device():
+    assert bench.default_sizes("cpu") == bench.SIZES
+    assert bench.default_sizes("cuda") == (20, 22, 24, 26, 28, 30)
+    assert max(bench.default_sizes("cuda", quick=True)) <= 22
+    assert bench.default_dtypes("cuda") == ("float32", "bfloat16", "float16")
+    with pytest.raises(ValueError, match="device must be one of"):
+        bench.run(device="tpu")
+
+
+class NumpyAsCupy:
+    """numpy standing in for CuPy: the same Generator, ufunc and DLPack calls."""
+    from_dlpack = staticmethod(np.from_dlpack)
+    multiply = staticmethod(np.multiply)
+    add = staticmethod(np.add)
+
+
+@pytest.mark.parametrize("dtype, name", [("float32", "cupy.random"),
+                                         ("bfloat16", "cupy.random (f32→bf16)"),
+                                         ("float16", "cupy.random (f32→f16)")])
+def test_cupy_method_draws_the_distribution_into_the_destination(monkeypatch, dtype, name):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(bench, "_cupy_rng", lambda: np.random.default_rng(0))
+    dst = torch.zeros((64, 1024), dtype=getattr(torch, dtype))
+    (method, fill), = bench._cupy_methods(NumpyAsCupy, Uniform(-3.0, 1.0), dst).items()
+    assert method == name
+    fill()
+    values = dst.float()
+    assert values.min() >= -3 and values.max() <= 1 and values.mean() == pytest.approx(-1, abs=0.05)
+    (_, fill), = bench._cupy_methods(NumpyAsCupy, Normal(0.5, 2.0), dst).items()
+    fill()
+    assert dst.float().std() == pytest.approx(2.0, rel=0.05)
+    assert dst.float().mean() == pytest.approx(0.5, abs=0.05)
+    assert bench._cupy_methods(NumpyAsCupy, bench._drawn("trunc_normal_", (), dst), dst) == {}
+
+
+@pytest.mark.parametrize("distribution, dtype, cupy_method", [
+    ("uniform", "bfloat16", "cupy.random (f32→bf16)"),
+    ("kaiming_normal", "float32", "cupy.random"),
+    ("trunc_normal", "float16", None),
+])
+def test_cuda_methods_dry_run_on_cpu_tensors(monkeypatch, distribution, dtype, cupy_method):
+    """cuda_methods as built on a GPU, with torch CPU tensors, numpy for CuPy and fastinit's
+    CPU backend in place of a GPU one: every method is there and writes the destination."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(bench, "_CUDA_DEVICE", "cpu")
+    monkeypatch.setattr(bench, "cuda_status", lambda: (True, ""))
+    monkeypatch.setattr(bench, "fastinit_cuda_backends",
+                        lambda: ({"cpu": "fastinit (cupy)"}, {"fastinit (numba.cuda)": "x"}))
+    monkeypatch.setattr(bench, "_cupy", lambda: (NumpyAsCupy, ""))
+    monkeypatch.setattr(bench, "_cupy_rng", lambda: np.random.default_rng(0))
+    methods = bench.cuda_methods(distribution, dtype, 8192)
+    expected = ["fastinit (cupy)", bench.TORCH, cupy_method, bench.WRITE]
+    assert list(methods) == [m for m in expected if m is not None]
+    dst = methods[bench.TORCH].args[0]
+    assert dst.shape == (8, 1024) and dst.dtype == getattr(torch, dtype)
+    for method, fill in methods.items():
+        dst.fill_(float("nan"))
+        fill()
+        assert not bool(dst.isnan().any()), method  # every element written
+    assert bool((dst == 1).all())  # the plain write, last
+
+
+def test_cuda_run_loop_skips_what_does_not_fit_and_methods_that_fail(monkeypatch):
+    """The CUDA run loop with the GPU faked: memory check, dropped methods, notes, rows."""
+    cuda = FakeCuda()
+    monkeypatch.setattr(bench, "_torch", lambda: FakeTorch(cuda))
+    monkeypatch.setattr(bench, "cuda_status", lambda: (True, ""))
+    monkeypatch.setattr(bench, "_release_cuda_memory", lambda: cuda.log.append("release"))
+    monkeypatch.setattr(bench, "_cuda_free_bytes", lambda: 2**30)
+    monkeypatch.setattr(bench, "_cupy", lambda: (None, "no CuPy"))
+    built, method_of = [], {}
+
+    def broken():
+        raise RuntimeError("kernel failed to compile")
+
+    def fake_methods(distribution, dtype, elements):
+        built.append((distribution, dtype, elements))
+        methods = {"fastinit (cupy)": lambda: None, "fastinit (numba.cuda)": broken,
+                   bench.TORCH: lambda: None, bench.WRITE: lambda: None}
+        method_of.update({fn: method for method, fn in methods.items()})
+        return methods
+
+    times = {"fastinit (cupy)": 0.002, bench.TORCH: 0.004, bench.WRITE: 0.001}
+    monkeypatch.setattr(bench, "cuda_methods", fake_methods)
+    monkeypatch.setattr(bench, "cuda_event_timer", lambda fn: times[method_of[fn]])
+    notes, seen = [], []
+    results = bench.run(sizes=(10, 28), distributions=("normal",), dtypes=("float32",),
+                        device="cuda", env={"device": "GPU"}, on_note=notes.append,
+                        on_case=seen.append, quick=True)
+    # 2^28 float32 is 1 GiB + slack: more than the 1 GiB free
+    assert built == [("normal", "float32", 1024)]
+    assert notes[0] == ("normal float32 2^10: fastinit (numba.cuda) failed and is left out: "
+                        "RuntimeError: kernel failed to compile")
+    assert notes[1].startswith("normal float32 2^28 skipped: needs 1.2 GiB of GPU memory, "
+                               "1.0 GiB free")
+    rows = results["rows"]
+    assert set(results) == {"device", "rows"} and seen == [rows]
+    check_rows(rows)
+    assert [r["method"] for r in rows] == ["fastinit (cupy)", bench.TORCH, bench.WRITE]
+    assert rows[0]["x_torch"] == pytest.approx(2) and rows[0]["pct_of_write"] == pytest.approx(50)
+    assert cuda.log.count("device synchronize") == 3  # each working method's checked first call
+    assert cuda.log.count("release") == 3  # before each case and at the end
+
+
+def _png_rows(device, methods, dtypes, sizes):
+    rows = []
+    for exponent in sizes:
+        for dtype in dtypes:
+            seconds = {m: 2**exponent / (i + 1) / 1e11 for i, m in enumerate(methods)}
+            rows += bench.case_rows("normal", dtype, 2**exponent, seconds)
+    return {"device": device, "date": "2026-11-23", "commit": "abc1234", "rows": rows}
+
+
+def test_plot_writes_a_png_with_a_panel_per_device_distribution_and_dtype(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    cpu = _png_rows("AMD EPYC, 2 cores", [bench.FASTINIT, bench.TORCH, bench.WRITE],
+                    ("float32",), (10, 12))
+    gpu = _png_rows("NVIDIA H100 80GB HBM3, 80 GiB",
+                    ["fastinit (cupy)", bench.TORCH, bench.CUPY, bench.WRITE],
+                    ("float32", "bfloat16"), (20, 22, 24))
+    path = tmp_path / "bench.png"
+    assert bench.plot([cpu, gpu], path) == path
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000  # axes, lines and text, not a blank canvas
+    image = imread(path)
+    height, width = image.shape[:2]
+    assert width >= 800 and height >= 600  # two columns, two rows of panels
+    assert image[..., :3].std() > 0.05  # something drawn on the white
+    one = tmp_path / "one.png"
+    bench.plot(cpu, one)  # a single results dict too
+    assert one.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- on a GPU ---
+
+needs_gpu = pytest.mark.skipif(not _torch_cuda_ready(),
+                               reason="needs torch with CUDA and a GPU "
+                               f"({bench.cuda_status()[1] or 'found'})")
+
+
+@needs_gpu
+def test_cuda_quick_run_at_a_tiny_size_times_every_method():
+    seen, notes = [], []
+    results = bench.run(sizes=(12,), dtypes=("float32", "bfloat16"), quick=True, device="cuda",
+                        on_case=seen.append, on_note=notes.append)
+    assert set(results) == {"device", "date", "commit", "rows"}
+    assert "GiB" in results["device"]
+    rows = results["rows"]
+    check_rows(rows)
+    assert not notes, notes
+    assert [r for case in seen for r in case] == rows
+    assert {(r["distribution"], r["dtype"]) for r in rows} == {
+        (d, t) for d in bench.DISTRIBUTIONS for t in ("float32", "bfloat16")}
+    methods = {}
+    for r in rows:
+        methods.setdefault((r["distribution"], r["dtype"]), []).append(r["method"])
+    missing = bench.cuda_missing_methods()
+    fastinit_methods = [m for m in bench.CUDA_BACKENDS.values() if m not in missing]
+    cupy = [] if bench.CUPY in missing else [bench.CUPY]
+    assert methods["uniform", "float32"] == [*fastinit_methods, bench.TORCH, *cupy, bench.WRITE]
+    assert methods["trunc_normal", "bfloat16"] == [*fastinit_methods, bench.TORCH, bench.WRITE]
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_each_cuda_method_writes_the_destination(dtype):
+    torch = bench._torch()
+    methods = bench.cuda_methods("normal", dtype, 4096)
+    dst = methods[bench.TORCH].args[0]
+    assert dst.is_cuda and dst.shape == (4, 1024)
+    write = methods.pop(bench.WRITE)
+    for method, fill in methods.items():
+        dst.fill_(float("nan"))
+        fill()
+        torch.cuda.synchronize()
+        assert not bool(dst.isnan().any()), method  # every element written
+        assert abs(float(dst.float().std()) - 1) < 0.1, method
+    write()
+    torch.cuda.synchronize()
+    assert bool((dst == 1).all())
