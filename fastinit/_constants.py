@@ -137,3 +137,87 @@ AS241_F = (
     1.42151175831644588870e-7,
     2.04426310338993978564e-15,
 )
+
+
+def cuda_header():
+    """The text of ``kernels/constants.cuh``: every constant above that the CUDA kernels use.
+
+    Floating constants are C hex-float literals, so they are exact: the float32 ones hold
+    ``np.float32(c)`` of the Python double ``c``, exactly as ``fastinit.core`` rounds them,
+    and the float64 ones hold ``c``. Scalars are ``static constexpr``; arrays are also
+    ``__device__`` so that device code may index them (CUDA allows only scalar host
+    ``constexpr`` variables in device code). The header compiles under NVRTC, nvcc and,
+    through ``kernels/emulation.h``, as plain C++17. Regenerate with
+    ``python -c "from fastinit._constants import cuda_header; print(cuda_header(), end='')"
+    > kernels/constants.cuh``.
+    """
+    import numpy as np
+
+    def f64(c):
+        mantissa, exponent = float(c).hex().split("p")
+        return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}"
+
+    def f32(c):
+        return f64(float(np.float32(c))) + "f"
+
+    def scalar(ctype, name, value, to_hex):
+        return f"static constexpr {ctype} {name} = {to_hex(value)};  // {value!r}"
+
+    def array(ctype, name, values, to_hex):
+        items = "".join(f"    {to_hex(c)},  // {c!r}\n" for c in values)
+        return f"static __device__ constexpr {ctype} {name}[{len(values)}] = {{\n{items}}};"
+
+    epb = "\n".join(f"static constexpr int {name} = {e};" for name, e in ELEMENTS_PER_BLOCK.items())
+    lines = [
+        "// Generated from fastinit/_constants.py by fastinit._constants.cuda_header(); do not",
+        "// edit: regenerate as kernels/README.md says. float32 constants are np.float32(c) of",
+        "// the Python double c, as fastinit.core rounds them; float64 constants are c.",
+        "#pragma once",
+        "#ifndef __CUDACC__",
+        '#include "emulation.h"',
+        "#endif",
+        "",
+        "namespace fastinit {",
+        "",
+        "// Philox4x32 (Salmon et al., SC'11; Random123 philox.h).",
+        f"static constexpr unsigned int PHILOX_M0 = 0x{PHILOX_M0:08X}u;",
+        f"static constexpr unsigned int PHILOX_M1 = 0x{PHILOX_M1:08X}u;",
+        f"static constexpr unsigned int PHILOX_W0 = 0x{PHILOX_W0:08X}u;",
+        f"static constexpr unsigned int PHILOX_W1 = 0x{PHILOX_W1:08X}u;",
+        f"static constexpr int PHILOX_ROUNDS = {PHILOX_ROUNDS};",
+        "",
+        "// Elements produced per 4-word Philox block, by rule.",
+        "namespace elements_per_block {",
+        epb,
+        "}  // namespace elements_per_block",
+        "",
+        "// Natural logarithm: fdlibm's polynomial and ln2 split.",
+        array("double", "LOG_LG64", LOG_LG64, f64),
+        scalar("double", "LOG_LN2_HI64", LOG_LN2_HI64, f64),
+        scalar("double", "LOG_LN2_LO64", LOG_LN2_LO64, f64),
+        array("float", "LOG_LG32", LOG_LG32, f32),
+        scalar("float", "LOG_LN2_HI32", LOG_LN2_HI32, f32),
+        scalar("float", "LOG_LN2_LO32", LOG_LN2_LO32, f32),
+        "// sqrt(2) = 2 * SQRT_HALF, the upper end of the mantissa range.",
+        scalar("double", "SQRT2_64", 2.0 * SQRT_HALF, f64),
+        scalar("float", "SQRT2_32", 2.0 * SQRT_HALF, f32),
+        "",
+        "// 2*pi, and Taylor coefficients of sin(x)/x and cos(x) in x*x.",
+        scalar("double", "TWO_PI64", TWO_PI, f64),
+        scalar("float", "TWO_PI32", TWO_PI, f32),
+        array("double", "SIN64", SIN64, f64),
+        array("double", "COS64", COS64, f64),
+        array("float", "SIN32", SIN32, f32),
+        array("float", "COS32", COS32, f32),
+        "",
+        "// Inverse normal CDF: Wichura's AS241, coefficients lowest degree first.",
+        scalar("double", "AS241_SPLIT1", AS241_SPLIT1, f64),
+        scalar("double", "AS241_SPLIT2", AS241_SPLIT2, f64),
+        scalar("double", "AS241_CONST1", AS241_CONST1, f64),
+        scalar("double", "AS241_CONST2", AS241_CONST2, f64),
+    ]
+    for name, values in (("A", AS241_A), ("B", AS241_B), ("C", AS241_C), ("D", AS241_D),
+                         ("E", AS241_E), ("F", AS241_F)):
+        lines.append(array("double", f"AS241_{name}", values, f64))
+    lines += ["", "}  // namespace fastinit", ""]
+    return "\n".join(lines)

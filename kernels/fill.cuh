@@ -1,0 +1,409 @@
+// The fill kernels: elements [start, start + n) of a stream's tensor, written in place.
+//
+// Logical element i is value (i mod E) of Philox block c.block0 + i / E (mod 2^64) of stream
+// (c.seed, c.stream), exactly as fastinit.backends.cpu.fill writes it. The destination holds
+// elements [start, start + n); dst points at its element 0 (logical element start). Nothing
+// outside the destination's n elements is ever written.
+//
+// Each thread computes whole Philox blocks in a grid-stride loop, so any grid and block shape
+// gives the same output; indices are 64-bit throughout.
+#pragma once
+#ifndef __CUDACC__
+#include "emulation.h"
+#endif
+#include "constants.cuh"
+#include "philox.cuh"
+#include "transforms.cuh"
+
+namespace fastinit {
+
+struct Counter {
+  unsigned long long seed, stream, block0;
+};
+
+// distributions.Rule.params in order, each converted to double; unused entries 0.
+struct Params {
+  double v[7];
+};
+
+constexpr int MAX_DIMS = 8;
+
+// Element strides (may be negative) of a C-order view of shape[0..ndim).
+struct Layout {
+  long long shape[MAX_DIMS];
+  long long stride[MAX_DIMS];
+  int ndim;
+};
+
+// The launcher passes these by value, laid out as on the host (x86-64 / aarch64).
+static_assert(sizeof(Counter) == 24 && sizeof(Params) == 56 && sizeof(Layout) == 136,
+              "kernel argument layout changed: update the launcher");
+
+// --- rules: one Philox block's four words to its E values (cpu.py's _emit_*) --------------
+// A rule object holds its parameters in the precision the rule computes in.
+
+namespace rule {
+
+struct raw {
+  static constexpr int E = elements_per_block::raw;
+  using value = unsigned int;
+  __device__ explicit raw(const Params&) {}
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = w.x;
+    v[1] = w.y;
+    v[2] = w.z;
+    v[3] = w.w;
+  }
+};
+
+struct bernoulli {
+  static constexpr int E = elements_per_block::bernoulli;
+  using value = float;
+  unsigned long long threshold;  // round(p * 2^32), up to 2^32 inclusive
+  __device__ explicit bernoulli(const Params& p)
+      : threshold(static_cast<unsigned long long>(p.v[0])) {}
+  __device__ value one(unsigned int w) const { return w < threshold ? 1.0f : 0.0f; }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(w.x);
+    v[1] = one(w.y);
+    v[2] = one(w.z);
+    v[3] = one(w.w);
+  }
+};
+
+struct uniform32 {
+  static constexpr int E = elements_per_block::uniform32;
+  using value = float;
+  float lo, span, bot, top;
+  __device__ explicit uniform32(const Params& p)
+      : lo(static_cast<float>(p.v[0])), span(static_cast<float>(p.v[1])),
+        bot(static_cast<float>(p.v[2])), top(static_cast<float>(p.v[3])) {}
+  __device__ value one(float u) const { return clip(lo + span * u, bot, top); }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(u01_24(w.x));
+    v[1] = one(u01_24(w.y));
+    v[2] = one(u01_24(w.z));
+    v[3] = one(u01_24(w.w));
+  }
+};
+
+// float16 and bfloat16: one 16-bit half-word per element, the low half first.
+struct uniform16 {
+  static constexpr int E = elements_per_block::uniform16;
+  using value = float;
+  float lo, span, bot, top;
+  __device__ explicit uniform16(const Params& p)
+      : lo(static_cast<float>(p.v[0])), span(static_cast<float>(p.v[1])),
+        bot(static_cast<float>(p.v[2])), top(static_cast<float>(p.v[3])) {}
+  __device__ value one(float u) const { return clip(lo + span * u, bot, top); }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(u01_16(w.x & 0xFFFFu));
+    v[1] = one(u01_16(w.x >> 16));
+    v[2] = one(u01_16(w.y & 0xFFFFu));
+    v[3] = one(u01_16(w.y >> 16));
+    v[4] = one(u01_16(w.z & 0xFFFFu));
+    v[5] = one(u01_16(w.z >> 16));
+    v[6] = one(u01_16(w.w & 0xFFFFu));
+    v[7] = one(u01_16(w.w >> 16));
+  }
+};
+
+struct uniform64 {
+  static constexpr int E = elements_per_block::uniform64;
+  using value = double;
+  double lo, span, bot, top;
+  __device__ explicit uniform64(const Params& p)
+      : lo(p.v[0]), span(p.v[1]), bot(p.v[2]), top(p.v[3]) {}
+  __device__ value one(double u) const { return clip(lo + span * u, bot, top); }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(u01_53(w.x, w.y));
+    v[1] = one(u01_53(w.z, w.w));
+  }
+};
+
+struct normal32 {
+  static constexpr int E = elements_per_block::normal32;
+  using value = float;
+  float mean, stddev;
+  __device__ explicit normal32(const Params& p)
+      : mean(static_cast<float>(p.v[0])), stddev(static_cast<float>(p.v[1])) {}
+  __device__ void emit(uint4 w, value v[E]) const {
+    float z0, z1, z2, z3;
+    box_muller32(w.x, w.y, &z0, &z1);
+    box_muller32(w.z, w.w, &z2, &z3);
+    v[0] = mean + stddev * z0;
+    v[1] = mean + stddev * z1;
+    v[2] = mean + stddev * z2;
+    v[3] = mean + stddev * z3;
+  }
+};
+
+struct normal64 {
+  static constexpr int E = elements_per_block::normal64;
+  using value = double;
+  double mean, stddev;
+  __device__ explicit normal64(const Params& p) : mean(p.v[0]), stddev(p.v[1]) {}
+  __device__ void emit(uint4 w, value v[E]) const {
+    double z0, z1;
+    box_muller64(w.x, w.y, w.z, w.w, &z0, &z1);
+    v[0] = mean + stddev * z0;
+    v[1] = mean + stddev * z1;
+  }
+};
+
+// Computed in float64, rounded to float32, then clipped to float32 limits.
+struct truncnorm32 {
+  static constexpr int E = elements_per_block::truncnorm32;
+  using value = float;
+  double pa, qb, mass, mean, stddev;
+  float bot, top;
+  __device__ explicit truncnorm32(const Params& p)
+      : pa(p.v[0]), qb(p.v[1]), mass(p.v[2]), mean(p.v[3]), stddev(p.v[4]),
+        bot(static_cast<float>(p.v[5])), top(static_cast<float>(p.v[6])) {}
+  __device__ value one(double u) const {
+    return clip(static_cast<float>(mean + stddev * truncnorm_std(u, pa, qb, mass)), bot, top);
+  }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(u01_open32(w.x));
+    v[1] = one(u01_open32(w.y));
+    v[2] = one(u01_open32(w.z));
+    v[3] = one(u01_open32(w.w));
+  }
+};
+
+struct truncnorm64 {
+  static constexpr int E = elements_per_block::truncnorm64;
+  using value = double;
+  double pa, qb, mass, mean, stddev, bot, top;
+  __device__ explicit truncnorm64(const Params& p)
+      : pa(p.v[0]), qb(p.v[1]), mass(p.v[2]), mean(p.v[3]), stddev(p.v[4]), bot(p.v[5]),
+        top(p.v[6]) {}
+  __device__ value one(double u) const {
+    return clip(mean + stddev * truncnorm_std(u, pa, qb, mass), bot, top);
+  }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(u01_open53(w.x, w.y));
+    v[1] = one(u01_open53(w.z, w.w));
+  }
+};
+
+}  // namespace rule
+
+// --- stores: the storage word of an output dtype and a value's rounding into it ----------
+// Words are the stored bits as an unsigned integer of the storage width.
+// float32, float64, uint32 -> f32, f64, u32; bfloat16, float16 -> bf16, f16; bool, uint8 -> u8.
+
+namespace store {
+
+struct f32 {
+  using word = unsigned int;
+  __device__ static word put(float v) { return __float_as_uint(v); }
+};
+
+struct f64 {
+  using word = unsigned long long;
+  __device__ static word put(double v) {
+    return static_cast<unsigned long long>(__double_as_longlong(v));
+  }
+};
+
+struct u32 {
+  using word = unsigned int;
+  __device__ static word put(unsigned int v) { return v; }
+};
+
+struct bf16 {
+  using word = unsigned short;
+  __device__ static word put(float v) { return bf16_bits(v); }
+};
+
+struct f16 {
+  using word = unsigned short;
+  __device__ static word put(float v) { return f16_bits(v); }
+};
+
+// 0 or 1, for Bernoulli masks.
+struct u8 {
+  using word = unsigned char;
+  __device__ static word put(float v) { return static_cast<unsigned char>(v); }
+};
+
+}  // namespace store
+
+// --- helpers -------------------------------------------------------------------------------
+
+__device__ __forceinline__ long long thread_rank() {
+  return static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+__device__ __forceinline__ long long thread_count() {
+  return static_cast<long long>(gridDim.x) * blockDim.x;
+}
+
+__device__ __forceinline__ bool is_aligned(const void* p, int bytes) {
+  return reinterpret_cast<unsigned long long>(p) % bytes == 0;
+}
+
+// Bytes one vector store of a whole block needs aligned: the block's size, at most 16
+// (a 32-byte block goes out as two 16-byte stores).
+template <class Word, int E>
+__device__ __forceinline__ constexpr int block_alignment() {
+  return E * sizeof(Word) < 16 ? E * sizeof(Word) : 16;
+}
+
+// The E words of a block to `to` (aligned to block_alignment) with 4-, 8- or 16-byte stores.
+template <class Word, int E>
+__device__ __forceinline__ void store_block(Word* to, const Word (&w)[E]) {
+  constexpr int LANES = E * sizeof(Word) / 4;  // 32-bit lanes, in memory (little-endian) order
+  static_assert(LANES == 1 || LANES == 2 || LANES % 4 == 0, "no vector store for this block");
+  unsigned int lane[LANES] = {};
+  for (int q = 0; q < E; ++q) {
+    if constexpr (sizeof(Word) == 8) {
+      lane[2 * q] = static_cast<unsigned int>(w[q]);
+      lane[2 * q + 1] = static_cast<unsigned int>(w[q] >> 32);
+    } else {
+      constexpr int PER_LANE = 4 / sizeof(Word);
+      lane[q / PER_LANE] |= static_cast<unsigned int>(w[q]) << (8 * sizeof(Word) * (q % PER_LANE));
+    }
+  }
+  if constexpr (LANES == 1) {
+    *reinterpret_cast<unsigned int*>(to) = lane[0];
+  } else if constexpr (LANES == 2) {
+    *reinterpret_cast<uint2*>(to) = make_uint2(lane[0], lane[1]);
+  } else {
+    for (int k = 0; k < LANES / 4; ++k)
+      reinterpret_cast<uint4*>(to)[k] =
+          make_uint4(lane[4 * k], lane[4 * k + 1], lane[4 * k + 2], lane[4 * k + 3]);
+  }
+}
+
+// Offset (in elements) of destination element j in a strided layout.
+__device__ __forceinline__ long long strided_offset(const Layout& l, long long j) {
+  long long offset = 0;
+  for (int d = l.ndim - 1; d >= 0; --d) {
+    offset += j % l.shape[d] * l.stride[d];
+    j /= l.shape[d];
+  }
+  return offset;
+}
+
+// strided_offset of element j, stepping on to j + 1 with carries instead of divisions.
+struct Cursor {
+  long long index[MAX_DIMS];
+  long long offset;
+
+  __device__ Cursor(const Layout& l, long long j) : offset(0) {
+    for (int d = l.ndim - 1; d >= 0; --d) {
+      index[d] = j % l.shape[d];
+      offset += index[d] * l.stride[d];
+      j /= l.shape[d];
+    }
+  }
+
+  __device__ void next(const Layout& l) {
+    for (int d = l.ndim - 1; d >= 0; --d) {
+      offset += l.stride[d];
+      if (++index[d] < l.shape[d]) return;
+      offset -= l.shape[d] * l.stride[d];
+      index[d] = 0;
+    }
+  }
+};
+
+// The E storage words of relative block b (logical elements [b*E, b*E + E)).
+template <class Rule, class Store>
+__device__ __forceinline__ void block_words(const Rule& rule, const Counter& c, long long b,
+                                            typename Store::word (&w)[Rule::E]) {
+  typename Rule::value v[Rule::E];
+  rule.emit(philox_block(c.seed, c.stream, c.block0 + static_cast<unsigned long long>(b)), v);
+  for (int q = 0; q < Rule::E; ++q) w[q] = Store::put(v[q]);
+}
+
+// --- kernels ---------------------------------------------------------------------------------
+
+// Destination element j at dst + j.
+template <class Rule, class Store>
+__global__ void fill(void* dst, Counter c, long long start, long long n, Params p) {
+  using Word = typename Store::word;
+  constexpr int E = Rule::E;
+  const Rule rule(p);
+  Word* const out = static_cast<Word*>(dst);
+  const long long last = (start + n + E - 1) / E;
+  for (long long b = start / E + thread_rank(); b < last; b += thread_count()) {
+    Word w[E];
+    block_words<Rule, Store>(rule, c, b, w);
+    const long long j0 = b * E - start;  // destination index of the block's first element
+    if (j0 >= 0 && j0 + E <= n && is_aligned(out + j0, block_alignment<Word, E>())) {
+      store_block(out + j0, w);
+    } else {
+      for (int q = 0; q < E; ++q)
+        if (j0 + q >= 0 && j0 + q < n) out[j0 + q] = w[q];
+    }
+  }
+}
+
+// Destination element j at dst + (C-order multi-index of j in l.shape) . l.stride.
+template <class Rule, class Store>
+__global__ void fill_strided(void* dst, Counter c, long long start, long long n, Params p,
+                             Layout l) {
+  using Word = typename Store::word;
+  constexpr int E = Rule::E;
+  const Rule rule(p);
+  Word* const out = static_cast<Word*>(dst);
+  const long long last = (start + n + E - 1) / E;
+  for (long long b = start / E + thread_rank(); b < last; b += thread_count()) {
+    Word w[E];
+    block_words<Rule, Store>(rule, c, b, w);
+    const long long j0 = b * E - start;
+    const long long q0 = j0 < 0 ? -j0 : 0;  // the block's elements [q0, q1) are in the destination
+    const long long q1 = n - j0 < E ? n - j0 : E;
+    Cursor at(l, j0 + q0);
+    for (int q = 0; q < E; ++q) {
+      if (q >= q0 && q < q1) {
+        out[at.offset] = w[q];
+        at.next(l);
+      }
+    }
+  }
+}
+
+// n copies of value at dst, dst + 1, ...: 16-byte stores where aligned, scalar head and tail.
+template <class Word>
+__global__ void fill_constant(void* dst, long long n, Word value) {
+  constexpr int PER_VECTOR = 16 / sizeof(Word);
+  Word* const out = static_cast<Word*>(dst);
+  const unsigned long long address = reinterpret_cast<unsigned long long>(dst);
+  long long head = n;  // a pointer not aligned to its word never reaches a 16-byte boundary
+  if (address % sizeof(Word) == 0) head = (16 - address % 16) % 16 / sizeof(Word);
+  if (head > n) head = n;
+  const long long vectors = (n - head) / PER_VECTOR;
+  const long long body_end = head + vectors * PER_VECTOR;
+
+  unsigned int low, high;  // the pattern's 32-bit lanes alternate low, high
+  if constexpr (sizeof(Word) == 8) {
+    low = static_cast<unsigned int>(value);
+    high = static_cast<unsigned int>(value >> 32);
+  } else if constexpr (sizeof(Word) == 4) {
+    low = high = value;
+  } else if constexpr (sizeof(Word) == 2) {
+    low = high = 0x00010001u * value;
+  } else {
+    low = high = 0x01010101u * value;
+  }
+  const uint4 pattern = make_uint4(low, high, low, high);
+
+  const long long first = thread_rank(), step = thread_count();
+  for (long long j = first; j < head; j += step) out[j] = value;
+  uint4* const body = reinterpret_cast<uint4*>(out + head);
+  for (long long k = first; k < vectors; k += step) body[k] = pattern;
+  for (long long j = body_end + first; j < n; j += step) out[j] = value;
+}
+
+// n copies of value at the strided offsets of l.
+template <class Word>
+__global__ void fill_constant_strided(void* dst, long long n, Word value, Layout l) {
+  Word* const out = static_cast<Word*>(dst);
+  for (long long j = thread_rank(); j < n; j += thread_count()) out[strided_offset(l, j)] = value;
+}
+
+}  // namespace fastinit
