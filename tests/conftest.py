@@ -28,3 +28,14 @@ def bits():
         return a.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
 
     return view
+
+
+class HostAsDevice:
+    """Host memory posing as device memory: a ``__cuda_array_interface__`` over a numpy
+    array, so the description of CUDA destinations can be tested without a GPU."""
+
+    def __init__(self, arr, stream=None, readonly=False, typestr=None):
+        ai = arr.__array_interface__
+        self.__cuda_array_interface__ = {
+            "shape": arr.shape, "typestr": typestr or arr.dtype.str, "version": 3,
+            "data": (ai["data"][0], readonly), "strides": ai["strides"], "stream": stream}

@@ -219,23 +219,16 @@ def test_schemes_fill_any_layout_like_a_contiguous_array(layout, dtype, scheme, 
 
 # --- device destinations, described without a GPU ------------------------------------
 # A stand-in GPU backend that reads each DeviceView exactly as the kernels do, over
-# host memory, and objects exposing host memory through __cuda_array_interface__: the
+# host memory, and objects exposing host memory through __cuda_array_interface__
+# (conftest.HostAsDevice): the
 # description of device memory (pointer, strides, span, stream) is checked end to end.
 
 import ctypes  # noqa: E402
 
+from conftest import HostAsDevice  # noqa: E402
+
 from fastinit import arrays  # noqa: E402
 from fastinit.backends import STORAGE, cpu  # noqa: E402
-
-
-class _HostAsDevice:
-    """A ``__cuda_array_interface__`` over a numpy array's memory."""
-
-    def __init__(self, arr, stream=None, readonly=False, typestr=None):
-        ai = arr.__array_interface__
-        self.__cuda_array_interface__ = {
-            "shape": arr.shape, "typestr": typestr or arr.dtype.str, "version": 3,
-            "data": (ai["data"][0], readonly), "strides": ai["strides"], "stream": stream}
 
 
 class _HostBackend:
@@ -283,7 +276,7 @@ def test_device_views_get_their_logical_index_and_nothing_else(dtype, view, host
     raw = _poisoned(4 * 6 * 8 * np.dtype(dtype).itemsize)
     target = _views(raw.view(dtype).reshape(4, 6, 8))[view]
     before = raw.copy()
-    fastinit.Generator(7).fill(_HostAsDevice(target, stream=5), Normal(0.5, 2.0))
+    fastinit.Generator(7).fill(HostAsDevice(target, stream=5), Normal(0.5, 2.0))
     assert target.tobytes() == _contiguous(target.shape, dtype).tobytes()
     check = before.view(dtype).reshape(4, 6, 8)
     _views(check)[view][...] = target
@@ -298,7 +291,7 @@ def test_device_constant_fill_rounds_like_torch(host_backend):
     for dtype, torch_dtype in ((np.float16, torch.float16), (np.float32, torch.float32),
                                (np.float64, torch.float64)):
         base = np.zeros((5, 6), dtype)
-        fastinit.constant_(_HostAsDevice(base[:, ::2]), value)
+        fastinit.constant_(HostAsDevice(base[:, ::2]), value)
         expected = torch.full((5, 3), value, dtype=torch_dtype)
         assert base[:, ::2].tobytes() == expected.view(
             {2: torch.int16, 4: torch.int32, 8: torch.int64}[base.itemsize]).numpy().tobytes()
@@ -308,18 +301,18 @@ def test_device_constant_fill_rounds_like_torch(host_backend):
 def test_bad_device_destinations_are_rejected_untouched(host_backend):
     arr = np.zeros((4, 4), np.float32)
     with pytest.raises(ValueError, match="read-only"):
-        fastinit.Generator(0).fill(_HostAsDevice(arr, readonly=True), Normal())
+        fastinit.Generator(0).fill(HostAsDevice(arr, readonly=True), Normal())
     with pytest.raises(TypeError, match="typestr"):
-        fastinit.Generator(0).fill(_HostAsDevice(arr, typestr="<i4"), Normal())
+        fastinit.Generator(0).fill(HostAsDevice(arr, typestr="<i4"), Normal())
     with pytest.raises(ValueError, match="overlapping"):
-        fastinit.Generator(0).fill(_HostAsDevice(np.broadcast_to(arr[:1], (4, 4))), Normal())
+        fastinit.Generator(0).fill(HostAsDevice(np.broadcast_to(arr[:1], (4, 4))), Normal())
     # ten dimensions no merging can reduce (a description only: rejected before any write)
     deep = np.lib.stride_tricks.as_strided(arr, shape=(2,) * 10,
                                            strides=tuple(4 * 3**d for d in range(10)))
     with pytest.raises(ValueError, match="at most 8"):
-        fastinit.Generator(0).fill(_HostAsDevice(deep), Normal())
+        fastinit.Generator(0).fill(HostAsDevice(deep), Normal())
     with pytest.raises(ValueError, match="backend 'cpu' fills host memory"):
-        fastinit.Generator(0).fill(_HostAsDevice(arr), Normal(), backend="cpu")
+        fastinit.Generator(0).fill(HostAsDevice(arr), Normal(), backend="cpu")
     assert (arr == 0).all() and not host_backend.views
 
 
@@ -345,7 +338,7 @@ def test_without_a_gpu_backend_device_memory_gets_a_clear_error(monkeypatch):
     monkeypatch.setattr(arrays, "_backend_module", lambda name: Missing())
     arr = np.zeros(4, np.float32)
     with pytest.raises(RuntimeError, match="no GPU backend .*cupy: not installed"):
-        fastinit.Generator(0).fill(_HostAsDevice(arr), Normal())
+        fastinit.Generator(0).fill(HostAsDevice(arr), Normal())
     assert (arr == 0).all()
 
 

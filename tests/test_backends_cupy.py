@@ -8,6 +8,7 @@ without allocating; that compute-sanitizer finds nothing; and that the raw strea
 cuRAND's Philox4_32_10 stream.
 """
 
+import ctypes
 import math
 import os
 import shutil
@@ -59,6 +60,81 @@ def test_kernels_compile_without_contraction_and_recompile_when_edited():
     assert f"-I{cupy_backend.KERNEL_DIR}" in options
     assert (cupy_backend.KERNEL_DIR / "fastinit.cu").is_file()
     assert any(o.startswith("-DFASTINIT_SOURCE_HASH=") for o in options)
+
+
+# --- the launcher driving the kernels, emulated on the host (no GPU needed) ----------------
+
+from conftest import HostAsDevice  # noqa: E402
+from test_kernels import host  # noqa: E402, F401  (the kernels built as C++: a fixture)
+
+from fastinit import arrays  # noqa: E402
+from fastinit.backends import STORAGE, cpu  # noqa: E402
+
+
+@pytest.fixture
+def emulated(host, monkeypatch):
+    """The cupy backend with each launch run by the host build of kernels/: the kernel
+    found by its name expression, its arguments packed as CuPy packs them (the bytes
+    of each numpy scalar, structs included) and passed as cuLaunchKernel takes them."""
+    launches = []
+
+    def launch(view, name, args, work_items):
+        buffers = [ctypes.create_string_buffer(np.asarray(a).tobytes()) for a in args]
+        argv = (ctypes.c_void_p * len(args))(*[ctypes.addressof(b) for b in buffers])
+        grid = min(3, work_items)
+        assert host.lib.fastinit_launch(name.encode(), grid, 32, argv) == 0, name
+        launches.append(name)
+
+    monkeypatch.setattr(cupy_backend, "_launch", launch)
+    monkeypatch.setattr(arrays, "_pointer_device", lambda ptr: 0)
+    return launches
+
+
+def _device_view(arr, dtype):
+    return arrays.device_view(HostAsDevice(arr.view(STORAGE[dtype])), dtype)
+
+
+def _poisoned(shape, dtype):
+    nbytes = math.prod(shape) * np.dtype(STORAGE[dtype]).itemsize
+    return np.full(nbytes, 0x5A, np.uint8).view(STORAGE[dtype]).reshape(shape)
+
+
+def _untouched(base, view_of):
+    """Whether every byte of ``base`` outside ``view_of(base)`` still holds the poison."""
+    outside = np.ones(base.shape, bool)
+    view_of(outside)[...] = False
+    return (base[outside].view(np.uint8) == 0x5A).all()
+
+
+def _strided(a):
+    return a.T[3:100:2]
+
+
+@pytest.mark.parametrize("dist, dtype", CASES, ids=str)
+@pytest.mark.parametrize("view_of", [lambda a: a, _strided], ids=["contiguous", "strided"])
+def test_launches_write_the_cpu_backends_values(dist, dtype, view_of, emulated):
+    rule = rule_for(dist, dtype)
+    base = _poisoned((9, 131), dtype)
+    target = view_of(base)
+    cupy_backend.fill(_device_view(target, dtype), rule, 2**63 + 5, 7, 2**32 - 3, 77)
+    expected = np.empty(target.shape, STORAGE[dtype])
+    cpu.fill(expected.reshape(-1), 0, (), (), rule, dtype, 2**63 + 5, 7, 2**32 - 3, 77,
+             expected.size)
+    assert target.tobytes() == expected.tobytes()
+    assert _untouched(base, view_of)
+    assert emulated == [cupy_backend.fill_name(rule.name, dtype, view_of is _strided)]
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float16", "bfloat16", "float32", "float64"])
+def test_constant_launches_write_the_value_and_nothing_else(dtype, emulated):
+    bits = arrays.constant_bits(dtype, 0.7)
+    for view_of in (lambda a: a, lambda a: a[1:5, ::3]):
+        base = _poisoned((6, 10), dtype)
+        cupy_backend.fill_constant(_device_view(view_of(base), dtype), bits)
+        assert (view_of(base).view(f"u{base.itemsize}") == bits).all()
+        assert _untouched(base, view_of)
+    assert emulated == [cupy_backend.constant_name(base.itemsize, strided)
+                        for strided in (False, True)]
 
 
 # --- on a GPU ------------------------------------------------------------------------------
