@@ -6,11 +6,15 @@ functions) and pure Python under ``NUMBA_DISABLE_JIT=1``. Philox words travel as
 ``uint64`` holding 32 significant bits: 32x32->64-bit products then need no casts,
 and LLVM turns them into packed ``vpmuludq``.
 
-Floating-point rules use only IEEE operations that every target rounds the same way
+Square roots are ``math.sqrt`` (numba.cuda has no ``np.sqrt``), rounded back to
+float32 where the rule is float32: exact, since a float64 square root of a float32
+rounds to the correctly rounded float32 one. Floating-point rules use only IEEE operations that every target rounds the same way
 (+, -, *, /, sqrt, conversions) with fdlibm/Taylor/AS241 polynomials written out in
 ``_constants``, so no libm and no compiler contraction can change a value.
 docs/stream.md states each rule; ``fastinit.reference`` re-implements them in numpy.
 """
+
+import math
 
 import numpy as np
 from numba import njit
@@ -235,7 +239,7 @@ _MINUS_TWO64 = np.float64(-2.0)
 @njit(inline="always", error_model="numpy")
 def box_muller32(wa, wb):
     u1 = u01_24(wa) + _P2M24_32
-    r = np.sqrt(_MINUS_TWO32 * log32(u1))
+    r = np.float32(math.sqrt(_MINUS_TWO32 * log32(u1)))
     s, c = sincos_turn24(wb >> _S8)
     return r * c, r * s
 
@@ -243,7 +247,7 @@ def box_muller32(wa, wb):
 @njit(inline="always", error_model="numpy")
 def box_muller64(w0, w1, w2, w3):
     u1 = u01_53(w0, w1) + _P2M53_64
-    r = np.sqrt(_MINUS_TWO64 * log64(u1))
+    r = math.sqrt(_MINUS_TWO64 * log64(u1))
     s, c = sincos_turn53(bits53(w2, w3))
     return r * c, r * s
 
@@ -277,7 +281,7 @@ def ndtri_lower(p):
     q = p - _HALF64
     r = _CONST1 - q * q
     central = q * _poly7(_A, r) / _poly7(_B, r)
-    s = np.sqrt(-log64(p))
+    s = math.sqrt(-log64(p))
     near = s - _CONST2
     far = s - _SPLIT2
     tail = -(_poly7(_CC, near) / _poly7(_D, near)) if s <= _SPLIT2 else -(
