@@ -194,9 +194,10 @@ def _new_values_jit(p):
 
 @njit(**_INLINE)
 def _element_offset(i, shape, strides):
-    """Offset, in elements, of logical C-order index ``i``."""
+    """Offset, in elements, of logical C-order index ``i``; ``shape`` and ``strides``
+    are int64 arrays (CPU) or tuples (CUDA kernels)."""
     off = 0
-    for d in range(shape.size - 1, -1, -1):
+    for d in range(len(shape) - 1, -1, -1):
         off += (i % shape[d]) * strides[d]
         i //= shape[d]
     return off

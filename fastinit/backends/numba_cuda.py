@@ -1,0 +1,330 @@
+"""numba.cuda backend: the CPU backend's rules and ``fastinit.core``, compiled by ``numba.cuda``.
+
+The same Python source as the CPU backend runs here: the rules' parameter tuples,
+emitters, stores and strided addressing come from ``fastinit.backends.cpu`` and the
+Philox and transform functions from ``fastinit.core`` (``numba.cuda`` compiles
+``@njit`` functions called from a kernel as device functions). One kernel per
+(rule, storage format, contiguous or strided) is built on first use and kept; Numba
+then compiles it once per argument types (the number of strided dimensions).
+
+Kernel: a 1-D grid-stride loop over the fill's Philox blocks
+``b in [start // E, ceil((start + n) / E))`` with 64-bit indices. A thread computes one
+whole block (four words, ``E`` elements) per iteration into a ``cuda.local.array``
+of the rule's precision, rounds each value to the storage format (bfloat16 / float16
+bits, uint8 for masks, as the CPU backend's ``_put``) and stores the ones inside
+``[start, start + n)``. What an element gets depends only on its index, never on
+the grid, the block size or which thread computes it.
+
+``fill(view, ...)`` wraps the view's memory span in a device array with
+``from_cuda_array_interface`` (no copy, no synchronization) and launches on the
+view's stream of the view's device; a fill never synchronizes the host and
+allocates no device memory.
+
+Known limitation: numba.cuda lets NVVM contract a multiply followed by an add into
+one fused multiply-add (``-fma=1`` is NVVM's default, and numba.cuda exposes no
+switch for it short of ``fastmath``, which also flushes subnormals and relaxes
+division and sqrt). So on a real GPU float values can differ from the CPU backend
+by a few ulp (docs/stream.md section 4); integer words (raw, bernoulli) are always
+exact. (libdevice's ``fmul_rn``/``fadd_rn``/``dmul_rn``/``dadd_rn`` compile to
+``mul.rn``/``add.rn``, which are never contracted: writing the core's float
+operations through helpers that map to them on the CUDA target would remove the
+difference.) Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python
+and every value equals the CPU backend's bit for bit. tests/test_backends_numba_cuda.py
+measures the difference on a GPU.
+
+Open issue (core, not this module): numba.cuda cannot lower ``np.sqrt`` (it is missing
+from its ufunc table, in numba-cuda 0.30 as in numba's built-in target), which
+``core.box_muller32/64`` and ``core.ndtri_lower`` call, so the normal and truncated-normal
+kernels compile only once the core uses ``math.sqrt`` (same values on the CPU: both are
+``llvm.sqrt``). The simulator runs Python and does not see this.
+
+``numba.cuda`` is imported on first use, so importing this module is cheap and never
+fails; ``available()`` says whether fills can run.
+"""
+
+import contextlib
+import ctypes
+import warnings
+
+import numpy as np
+from numba import njit
+
+from .. import core
+from .._constants import ELEMENTS_PER_BLOCK
+from . import STORAGE
+from .cpu import BF16, F16, RULES, SAME, STORES, U8, _element_offset
+
+cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
+
+THREADS = 256  # threads per block
+WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+_ROUNDS = 10
+
+_INLINE = {"inline": "always", "error_model": "numpy"}
+
+
+def _import_cuda():
+    global cuda
+    if cuda is None:
+        from numba import cuda as numba_cuda
+
+        cuda = numba_cuda
+    return cuda
+
+
+def _simulated():
+    return cuda.is_available.__module__.endswith("simulator_init")
+
+
+def available():
+    """``(True, how)`` if numba.cuda can launch kernels here, else ``(False, why)``.
+
+    The CUDA simulator counts only when ``NUMBA_ENABLE_CUDASIM=1`` was set before
+    Numba was imported (otherwise numba.cuda is the real target)."""
+    try:
+        _import_cuda()
+    except Exception as exc:  # noqa: BLE001 -- not installed, no usable CUDA bindings, ...
+        return False, f"numba.cuda cannot be imported: {type(exc).__name__}: {exc}"
+    if _simulated():
+        return True, "numba.cuda simulator (NUMBA_ENABLE_CUDASIM=1)"
+    if getattr(cuda, "implementation", None) == "Built-in":
+        # numba's own CUDA target, deprecated since numba 0.61: under recent numba it
+        # cannot compile min()/max() of two floats (numba's *args overloads of them),
+        # which the uniform and truncated-normal rules use.
+        return False, "numba.cuda is numba's deprecated built-in CUDA target: install numba-cuda"
+    try:
+        ok = cuda.is_available()
+        error = None if ok else cuda.cuda_error()
+    except Exception as exc:  # noqa: BLE001 -- a probe: say why, never raise
+        return False, f"numba.cuda cannot initialize CUDA: {type(exc).__name__}: {exc}"
+    if not ok:
+        why = f": {' '.join(str(error).split())}" if error else " (no NVIDIA driver or no device)"
+        return False, "numba.cuda finds no usable GPU" + why
+    return True, "numba.cuda (numba-cuda)"
+
+
+# --- kernels -------------------------------------------------------------------------
+
+
+@njit(**_INLINE)
+def _contiguous_offset(i, shape, strides):
+    return i
+
+
+@njit(**_INLINE)
+def _as_is(v):
+    return v
+
+
+@njit(**_INLINE)
+def _to_u8(v):
+    return np.uint8(v)
+
+
+_CONVERT = {SAME: _as_is, BF16: core.bf16_bits, F16: core.f16_bits, U8: _to_u8}
+_KERNELS = {}
+
+
+def _make_kernel(rule_name, store, strided):
+    """The fill kernel of one rule, storage format and layout kind. Emitter, block
+    width, precision, rounding and addressing are chosen here, in Python, and reach
+    the kernel as constants."""
+    emit, precision = RULES[rule_name][1], RULES[rule_name][2]
+    epb = ELEMENTS_PER_BLOCK[rule_name]
+    convert = _CONVERT[store]
+    offset = _element_offset if strided else _contiguous_offset
+
+    def kernel(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, n):
+        """Elements [start, start + n) into buf[origin + offset(i)], i = element - start."""
+        vals = cuda.local.array(epb, precision)
+        end = start + n
+        last = (end + (epb - 1)) // epb
+        step = np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
+        b = (start // epb + np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x)
+             + np.int64(cuda.threadIdx.x))
+        while b < last:
+            ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
+            w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
+                                             _ROUNDS)
+            emit(p, np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3), vals, 0)
+            g0 = b * epb
+            for k in range(epb):
+                g = g0 + k
+                if g >= start and g < end:
+                    buf[origin + offset(g - start, shape, strides)] = convert(vals[k])
+            b += step
+
+    layout = "strided" if strided else "contiguous"
+    kernel.__name__ = kernel.__qualname__ = (
+        f"fill_{rule_name}_{('same', 'bf16', 'f16', 'u8')[store]}_{layout}")
+    return cuda.jit(kernel)
+
+
+def _kernel(rule_name, store, strided):
+    key = (rule_name, store, strided)
+    k = _KERNELS.get(key)
+    if k is None:
+        k = _KERNELS[key] = _make_kernel(rule_name, store, strided)
+    return k
+
+
+def _make_constant_kernel(strided):
+    offset = _element_offset if strided else _contiguous_offset
+
+    def kernel(buf, origin, shape, strides, word, n):
+        i = np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x) + np.int64(cuda.threadIdx.x)
+        step = np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
+        while i < n:
+            buf[origin + offset(i, shape, strides)] = word
+            i += step
+
+    layout = "strided" if strided else "contiguous"
+    kernel.__name__ = kernel.__qualname__ = f"fill_constant_{layout}"
+    return cuda.jit(kernel)
+
+
+def _constant_kernel(strided):
+    key = ("constant", strided)
+    k = _KERNELS.get(key)
+    if k is None:
+        k = _KERNELS[key] = _make_constant_kernel(strided)
+    return k
+
+
+# --- launches ------------------------------------------------------------------------
+
+_MAX_GRID = {}
+
+
+def _max_grid():
+    """Blocks that fill the current device's SMs ``WAVES`` times at full occupancy."""
+    if _simulated():
+        return 2
+    dev = cuda.get_current_device()
+    grid = _MAX_GRID.get(dev.id)
+    if grid is None:
+        per_sm = max(1, dev.MAX_THREADS_PER_MULTI_PROCESSOR // THREADS)
+        grid = _MAX_GRID[dev.id] = WAVES * dev.MULTIPROCESSOR_COUNT * per_sm
+    return grid
+
+
+def _launch_shape(items):
+    """(blocks, threads per block) for ``items`` units of work (Philox blocks or
+    elements), one per thread per grid-stride iteration. Values never depend on it."""
+    return max(1, min(-(-items // THREADS), _max_grid())), THREADS
+
+
+def _launch_stream(cuda_stream):
+    """A numba stream for ``cuda_stream``: 0 (the legacy default stream), a
+    ``cudaStream_t`` as an integer, or a numba stream object."""
+    if _simulated():
+        return 0
+    if isinstance(cuda_stream, (int, np.integer)):
+        if int(cuda_stream) == 0:
+            return cuda.legacy_default_stream()
+        return cuda.external_stream(int(cuda_stream))
+    return cuda_stream
+
+
+def _launch(kernel, items, cuda_stream, args):
+    grid, threads = _launch_shape(items)
+    stream = _launch_stream(cuda_stream)
+    if grid >= 128:
+        kernel[grid, threads, stream](*args)
+        return
+    # Small fills use small grids on purpose: silence numba's low-occupancy warning.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*under-utilization.*")
+        kernel[grid, threads, stream](*args)
+
+
+def _layout(shape, strides):
+    return tuple(np.int64(s) for s in shape), tuple(np.int64(s) for s in strides)
+
+
+def fill_array(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n,
+               cuda_stream=0):
+    """Write elements [start, start + n) of the stream into ``buf``, as ``cpu.fill``.
+
+    ``buf`` is a 1-D contiguous device array of the storage (16-bit floats as uint16
+    bits, bool as uint8; under the simulator a numpy array); element ``start + i`` goes
+    to ``buf[origin + offset(i)]``, where offset(i) is ``i`` when ``shape`` is empty,
+    else the strided offset of logical C-order index ``i`` in an array of ``shape`` and
+    element ``strides``. Launches on ``cuda_stream`` (see ``_launch_stream``) in the
+    current context, without synchronizing."""
+    if n == 0:
+        return
+    _import_cuda()
+    u = np.uint64
+    mask = 0xFFFFFFFF
+    epb = ELEMENTS_PER_BLOCK[rule.name]
+    params = RULES[rule.name][0](*(rule.params or (0,)))
+    shape, strides = _layout(shape, strides)
+    kernel = _kernel(rule.name, STORES[dtype], len(shape) > 0)
+    blocks = (start + n + epb - 1) // epb - start // epb
+    _launch(kernel, blocks, cuda_stream,
+            (buf, np.int64(origin), shape, strides, params, u(seed & mask), u(seed >> 32),
+             u(stream & mask), u(stream >> 32), u(block0), np.int64(start), np.int64(n)))
+
+
+def fill_constant_array(buf, origin, shape, strides, word, n, cuda_stream=0):
+    """Set ``n`` elements, addressed as in ``fill_array``, to ``word`` (a scalar of
+    ``buf``'s dtype)."""
+    if n == 0:
+        return
+    _import_cuda()
+    shape, strides = _layout(shape, strides)
+    _launch(_constant_kernel(len(shape) > 0), n, cuda_stream,
+            (buf, np.int64(origin), shape, strides, word, np.int64(n)))
+
+
+# --- device views --------------------------------------------------------------------
+
+
+def _span(view, typestr):
+    """1-D array of ``typestr`` items over the view's memory span
+    [ptr + low * itemsize, ptr + (high + 1) * itemsize)."""
+    itemsize = np.dtype(typestr).itemsize
+    count = view.high - view.low + 1
+    ptr = view.ptr + view.low * itemsize
+    if _simulated():
+        # The simulator's device memory is host memory: the pointer is a host address.
+        return np.frombuffer((ctypes.c_char * (count * itemsize)).from_address(ptr), typestr)
+    desc = {"shape": (count,), "strides": None, "typestr": typestr, "data": (ptr, False),
+            "version": 3}
+    return cuda.from_cuda_array_interface(desc, owner=None, sync=False)
+
+
+def _on_device(device):
+    if _simulated():
+        return contextlib.nullcontext()
+    return cuda.gpus[device]
+
+
+def fill(view, rule, seed, stream, block0, start):
+    """Destination element j (0 <= j < view.size) = logical element start + j of the
+    stream ``(seed, stream)`` read from Philox block ``block0`` on; exactly what
+    ``cpu.fill`` writes (see the module note on float rounding)."""
+    if view.size == 0:
+        return
+    _import_cuda()
+    with _on_device(view.device):
+        buf = _span(view, np.dtype(STORAGE[view.dtype]).str)
+        fill_array(buf, -view.low, view.shape, view.strides, rule, view.dtype, seed, stream,
+                   block0, start, view.size, cuda_stream=view.stream)
+
+
+def fill_constant(view, bits):
+    """Every element of the view set to the storage word ``bits`` (an int: the value's
+    bit pattern in the storage type)."""
+    if view.size == 0:
+        return
+    _import_cuda()
+    typestr = f"<u{np.dtype(STORAGE[view.dtype]).itemsize}"
+    with _on_device(view.device):
+        buf = _span(view, typestr)
+        fill_constant_array(buf, -view.low, view.shape, view.strides,
+                            np.dtype(typestr).type(bits), view.size, cuda_stream=view.stream)

@@ -1,0 +1,413 @@
+"""The numba.cuda backend.
+
+Without a GPU: the kernels run under numba's CUDA simulator and must write exactly
+the CPU backend's bytes, for every rule and dtype, launch shape, shard offset,
+counter wrap, strided layout and guard band. The simulator has to be switched on
+before numba.cuda is first imported, so those fills run in one child process with
+``NUMBA_ENABLE_CUDASIM=1`` (and ``NUMBA_DISABLE_JIT=1``: the kernels and the core
+they call run as plain Python, which keeps the simulator fast); this process
+compares the child's buffers with the compiled CPU backend's.
+
+With a GPU (numba-cuda and a device): the ``fill(view, ...)`` path on device memory,
+strided views, streams, launch-shape independence and the rounding difference that
+FMA contraction leaves (module note in fastinit/backends/numba_cuda.py); those tests
+skip cleanly here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit.backends import DeviceView, cpu, numba_cuda
+from fastinit.distributions import rule_for
+
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+CASES = ([(Raw(), "uint32")]
+         + [(Bernoulli(0.4), t) for t in ("bool", "uint8") + FLOATS]
+         + [(d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3))
+            for t in FLOATS])
+
+
+def _case(dist_type, dtype):
+    return next(i for i, (d, t) in enumerate(CASES) if type(d) is dist_type and t == dtype)
+
+
+SOME = [_case(Raw, "uint32"), _case(Bernoulli, "bool"), _case(Uniform, "bfloat16"),
+        _case(Normal, "float16"), _case(Normal, "float64"), _case(TruncatedNormal, "float32"),
+        _case(TruncatedNormal, "float64")]
+STORAGE = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.float32,
+           "float64": np.float64, "bool": np.uint8, "uint8": np.uint8, "uint32": np.uint32}
+SEED = 0x0123456789ABCDEF  # both key words non-zero
+STREAM = (1 << 40) + 3  # both stream words non-zero
+POISON = 0xA5  # every byte of a buffer before a fill
+GUARD = 5  # poisoned elements on each side of what a fill may write
+
+
+# --- destinations ------------------------------------------------------------------
+
+
+def _layout(kind, n=None):
+    """(buffer length, origin, shape, strides) of a destination of ``n`` elements."""
+    if kind == "flat":
+        return n + 2 * GUARD, GUARD, (), ()
+    if kind == "transposed":  # a C-contiguous (5, 7) array seen as its (7, 5) transpose
+        return 35 + 2 * GUARD, GUARD, (7, 5), (1, 7)
+    if kind == "reversed":  # x[::-1, ::3] of a C-contiguous (3, 12) array
+        return 36 + 2 * GUARD, GUARD + 24, (3, 4), (-12, 3)
+    raise ValueError(kind)
+
+
+def _offsets(shape, strides, n):
+    if not shape:
+        return np.arange(n)
+    idx = np.unravel_index(np.arange(n), shape)
+    return sum(i * s for i, s in zip(idx, strides))
+
+
+def _poisoned(buflen, dtype):
+    storage = np.dtype(STORAGE[dtype])
+    return np.full(buflen * storage.itemsize, POISON, np.uint8).view(storage)
+
+
+def _job(kind, case, layout, start=0, n=None, block0=0, launch=None, bits=0):
+    buflen, origin, shape, strides = _layout(layout, n)
+    if shape:
+        n = int(np.prod(shape))
+    return {"kind": kind, "case": case, "layout": layout, "start": start, "n": n,
+            "block0": block0, "launch": launch, "buflen": buflen, "origin": origin,
+            "shape": list(shape), "strides": list(strides), "bits": bits}
+
+
+def _jobs():
+    jobs = []
+    for c in range(len(CASES)):
+        jobs += [
+            _job("array", c, "flat", start=0, n=37, launch=(1, 1)),
+            _job("array", c, "flat", start=13, n=50, block0=7, launch=(2, 3)),
+            _job("array", c, "flat", start=13, n=50, block0=7, launch=(4, 32)),
+            _job("array", c, "flat", start=2**32 + 5, n=7, block0=11, launch=(3, 2)),
+            _job("array", c, "flat", start=3, n=30, block0=2**64 - 2, launch=(2, 8)),
+            _job("array", c, "transposed", start=9, block0=1, launch=(2, 3)),
+            _job("array", c, "reversed", start=5, launch=None),  # the default launch shape
+            _job("array", c, "flat", start=5, n=0, launch=(1, 1)),
+        ]
+    for c in SOME:
+        jobs += [_job("view", c, "flat", start=21, n=29, block0=4),
+                 _job("view", c, "reversed", start=2, block0=2**64 - 1)]
+    constants = {"float32": 0x3F000000, "float16": 0x3C00, "bfloat16": 0xBF80,
+                 "float64": 0x3FD0000000000000, "bool": 1, "uint32": 0xDEADBEEF}
+    for dtype, bits in constants.items():
+        c = next(i for i, (_, t) in enumerate(CASES) if t == dtype)
+        jobs += [_job("constant_array", c, "flat", n=23, launch=(2, 3), bits=bits),
+                 _job("constant_array", c, "transposed", launch=(1, 4), bits=bits),
+                 _job("constant_view", c, "reversed", bits=bits),
+                 _job("constant_view", c, "flat", n=9, bits=bits)]
+    return jobs
+
+
+JOBS = _jobs()
+
+
+def _words(buf):
+    """``buf`` as the unsigned words of its item size (what a constant fill writes)."""
+    return buf.view(f"u{buf.dtype.itemsize}")
+
+
+def _device_view(ptr, itemsize, dtype, origin, shape, strides, n, device=0, stream=0):
+    """A DeviceView of ``n`` elements, element 0 at ``origin`` items past ``ptr``."""
+    if shape:
+        low = sum(min(0, (d - 1) * s) for d, s in zip(shape, strides))
+        high = sum(max(0, (d - 1) * s) for d, s in zip(shape, strides))
+    else:
+        low, high = 0, n - 1
+    return DeviceView(ptr=ptr + origin * itemsize, dtype=dtype, size=n, shape=tuple(shape),
+                      strides=tuple(strides), low=low, high=high, device=device, stream=stream)
+
+
+def _view(buf, dtype, origin, shape, strides, n):
+    """A DeviceView of host memory: the simulator's device memory is the host's."""
+    return _device_view(buf.ctypes.data, buf.dtype.itemsize, dtype, origin, shape, strides, n)
+
+
+# --- the simulator run -------------------------------------------------------------
+
+_CHILD = """
+import json, sys
+import numpy as np
+import fastinit
+from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit.backends import numba_cuda as nc
+from fastinit.distributions import rule_for
+sys.path.insert(0, {tests!r})
+from test_backends_numba_cuda import CASES, JOBS, SEED, STREAM, _poisoned, _view, _words
+
+assert nc.cuda is None  # numba.cuda is imported on first use
+result = {{"available": nc.available(), "simulator": nc._simulated()}}
+default_launch = nc._launch_shape
+outputs = []
+for job in JOBS:
+    dist, dtype = CASES[job["case"]]
+    buf = _poisoned(job["buflen"], dtype)
+    nc._launch_shape = (default_launch if job["launch"] is None
+                        else lambda items, shape=tuple(job["launch"]): shape)
+    args = (job["origin"], tuple(job["shape"]), tuple(job["strides"]))
+    view = _view(buf, dtype, *args, job["n"])
+    if job["kind"] == "array":
+        nc.fill_array(buf, *args, rule_for(dist, dtype), dtype, SEED, STREAM, job["block0"],
+                      job["start"], job["n"])
+    elif job["kind"] == "view":
+        nc.fill(view, rule_for(dist, dtype), SEED, STREAM, job["block0"], job["start"])
+    elif job["kind"] == "constant_array":
+        words = _words(buf)
+        nc.fill_constant_array(words, *args, words.dtype.type(job["bits"]), job["n"])
+    else:
+        nc.fill_constant(view, job["bits"])
+    outputs.append(buf.tobytes().hex())
+result["outputs"] = outputs
+json.dump(result, sys.stdout)
+"""
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """Every job's buffer, filled by the numba.cuda kernels under the simulator."""
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1")
+    child = subprocess.run([sys.executable, "-W", "ignore", "-c", _CHILD.format(tests=tests)],
+                           env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert child.returncode == 0, child.stderr[-4000:]
+    return json.loads(child.stdout)
+
+
+def _expected(job):
+    dist, dtype = CASES[job["case"]]
+    buf = _poisoned(job["buflen"], dtype)
+    shape, strides = tuple(job["shape"]), tuple(job["strides"])
+    if job["kind"] in ("array", "view"):
+        cpu.fill(buf, job["origin"], shape, strides, rule_for(dist, dtype), dtype, SEED, STREAM,
+                 job["block0"], job["start"], job["n"])
+    else:
+        words = _words(buf)
+        words[job["origin"] + _offsets(shape, strides, job["n"])] = words.dtype.type(job["bits"])
+    return buf.tobytes().hex()
+
+
+def _describe(job):
+    dist, dtype = CASES[job["case"]]
+    return f"{job['kind']} {dist} {dtype} {job}"
+
+
+def test_simulator_counts_as_available(simulated):
+    assert simulated["simulator"]
+    ok, why = simulated["available"]
+    assert ok and "simulator" in why
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{d}-{t}" for d, t in CASES])
+def test_kernel_writes_the_cpu_backends_bytes(simulated, case):
+    """Any launch shape, shard start (one above 2**32), counter wrap past 2**64,
+    transposed and reversed layouts, sizes that are not whole blocks, n = 0."""
+    for job, got in zip(JOBS, simulated["outputs"]):
+        if job["case"] == case and job["kind"] == "array":
+            assert got == _expected(job), _describe(job)
+
+
+def test_launch_shape_never_changes_a_value(simulated):
+    launches, outputs = {}, {}
+    for job, got in zip(JOBS, simulated["outputs"]):
+        if job["kind"] == "array":
+            key = (job["case"], job["layout"], job["start"], job["n"], job["block0"])
+            launches.setdefault(key, set()).add(tuple(job["launch"] or ()))
+            outputs.setdefault(key, set()).add(got)
+    assert sum(len(shapes) > 1 for shapes in launches.values()) == len(CASES)
+    assert all(len(outs) == 1 for outs in outputs.values())
+
+
+def test_nothing_outside_the_destination_is_written(simulated):
+    for job, got in zip(JOBS, simulated["outputs"]):
+        _, dtype = CASES[job["case"]]
+        buf = np.frombuffer(bytes.fromhex(got), STORAGE[dtype])
+        written = np.zeros(buf.size, bool)
+        shape, strides = tuple(job["shape"]), tuple(job["strides"])
+        written[job["origin"] + _offsets(shape, strides, job["n"])] = True
+        untouched = buf[~written].view(np.uint8)
+        assert untouched.size > 0 and (untouched == POISON).all(), _describe(job)
+
+
+@pytest.mark.parametrize("kind", ["view", "constant_array", "constant_view"])
+def test_views_and_constants(simulated, kind):
+    """fill(view) maps a DeviceView (negative strides, low/high span) onto the same
+    elements cpu.fill writes; fill_constant writes the word everywhere in the view."""
+    jobs = [(job, got) for job, got in zip(JOBS, simulated["outputs"]) if job["kind"] == kind]
+    assert jobs
+    for job, got in jobs:
+        assert got == _expected(job), _describe(job)
+
+
+def test_available_answers_without_the_simulator():
+    """A (bool, reason) pair in a process with the real numba.cuda target; never raises."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    script = ("import json, sys\nfrom fastinit.backends import numba_cuda\n"
+              "json.dump(numba_cuda.available(), sys.stdout)")
+    child = subprocess.run([sys.executable, "-W", "ignore", "-c", script], env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert child.returncode == 0, child.stderr[-4000:]
+    ok, why = json.loads(child.stdout)
+    assert isinstance(ok, bool) and isinstance(why, str) and why
+
+
+# --- on a GPU ----------------------------------------------------------------------
+# Rounding: NVVM contracts multiply-adds into FMAs, so floats may differ from the CPU
+# backend. A difference is measured in ulps of the output dtype at the scale of the
+# values' terms (max(|value|, scale of the distribution)): near a cancellation such
+# as low + span * u ~ 0 one rounding of a term shows up as many ulps of the tiny
+# result, though it is one ulp of the terms.
+
+ULP_BOUND = {"uniform": 2, "normal": 2, "truncnorm": 2}  # measured on a GPU; tune there
+_MANTISSA = {"float16": 10, "bfloat16": 7, "float32": 23, "float64": 52}
+
+
+def _term_scale(dist):
+    if isinstance(dist, Uniform):
+        return max(abs(dist.low), abs(dist.high))
+    if isinstance(dist, Normal):
+        return abs(dist.mean) + dist.std
+    return max(abs(dist.a), abs(dist.b), abs(dist.mean))
+
+
+def _values(raw, dtype):
+    if dtype == "float16":
+        return raw.view(np.float16).astype(np.float64)
+    if dtype == "bfloat16":
+        return (raw.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return raw.astype(np.float64)
+
+
+def _ulps(got, want, dist, dtype):
+    """Differences of two storage arrays in ulps of ``dtype`` at the terms' scale."""
+    g, w = _values(got, dtype), _values(want, dtype)
+    scale = np.maximum(np.abs(w), _term_scale(dist))
+    ulp = np.exp2(np.floor(np.log2(scale)) - _MANTISSA[dtype])
+    return np.abs(g - w) / ulp
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("the simulator has no device memory; these need a GPU")
+    ok, why = numba_cuda.available()
+    if not ok:
+        pytest.skip(f"no GPU for numba.cuda: {why}")
+    from numba import cuda
+
+    return cuda
+
+
+def _device_buffer(cuda, buflen, dtype):
+    return cuda.to_device(_poisoned(buflen, dtype))
+
+
+def _gpu_view(cuda, dev, dtype, origin, shape, strides, n, stream=0):
+    """A DeviceView of the device array ``dev`` (on the current device)."""
+    return _device_view(dev.__cuda_array_interface__["data"][0], dev.dtype.itemsize, dtype,
+                        origin, shape, strides, n, device=cuda.get_current_device().id,
+                        stream=stream)
+
+
+def _compare(got, want, dist, dtype, what):
+    """Exact for integer words; within ULP_BOUND for floats. Prints the measurement."""
+    rule = rule_for(dist, dtype).name
+    if rule in ("raw", "bernoulli"):
+        assert got.tobytes() == want.tobytes(), what
+        return
+    ulps = _ulps(got, want, dist, dtype)
+    bound = ULP_BOUND[rule.rstrip("0123456789")]
+    exact = float(np.mean(got == want))
+    print(f"{what}: max {ulps.max():.3g} ulp, {exact:.4%} bit-identical")
+    assert ulps.max() <= bound, f"{what}: {ulps.max()} ulp > {bound}"
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{d}-{t}" for d, t in CASES])
+def test_gpu_fill_equals_cpu(gpu, case):
+    dist, dtype = CASES[case]
+    n = (1 << 20) + 37
+    buflen, origin = n + 2 * GUARD, GUARD
+    dev = _device_buffer(gpu, buflen, dtype)
+    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, (), (), n), rule_for(dist, dtype), SEED,
+                    STREAM, 2**64 - 3, 2**32 + 11)
+    got = dev.copy_to_host()
+    want = _poisoned(buflen, dtype)
+    cpu.fill(want, origin, (), (), rule_for(dist, dtype), dtype, SEED, STREAM, 2**64 - 3,
+             2**32 + 11, n)
+    assert (got[:GUARD].view(np.uint8) == POISON).all()
+    assert (got[-GUARD:].view(np.uint8) == POISON).all()
+    _compare(got, want, dist, dtype, f"{dist} {dtype}")
+
+
+@pytest.mark.parametrize("case", SOME, ids=lambda c: f"{CASES[c][0]}-{CASES[c][1]}")
+def test_gpu_strided_view_equals_cpu(gpu, case):
+    dist, dtype = CASES[case]
+    rows, cols = 301, 517  # x[::-1, ::3] of a C-contiguous (rows, 3 * cols) array
+    shape, strides = (rows, cols), (-3 * cols, 3)
+    buflen, origin = rows * 3 * cols + 2 * GUARD, GUARD + (rows - 1) * 3 * cols
+    dev = _device_buffer(gpu, buflen, dtype)
+    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, shape, strides, rows * cols),
+                    rule_for(dist, dtype), SEED, STREAM, 5, 77)
+    got = dev.copy_to_host()
+    want = _poisoned(buflen, dtype)
+    cpu.fill(want, origin, shape, strides, rule_for(dist, dtype), dtype, SEED, STREAM, 5, 77,
+             rows * cols)
+    written = np.zeros(buflen, bool)
+    written[origin + _offsets(shape, strides, rows * cols)] = True
+    assert (got[~written].view(np.uint8) == POISON).all()
+    _compare(got, want, dist, dtype, f"strided {dist} {dtype}")
+
+
+def test_gpu_launch_shape_never_changes_a_value(gpu, monkeypatch):
+    dist, dtype = Normal(0.5, 2), "float32"
+    n = 100_003
+    results = []
+    for shape in (None, (1, 32), (7, 64), (1000, 256)):
+        if shape is not None:
+            monkeypatch.setattr(numba_cuda, "_launch_shape", lambda items, s=shape: s)
+        dev = _device_buffer(gpu, n, dtype)
+        numba_cuda.fill(_gpu_view(gpu, dev, dtype, 0, (), (), n), rule_for(dist, dtype), SEED,
+                        STREAM, 0, 3)
+        results.append(dev.copy_to_host().tobytes())
+    assert len(set(results)) == 1
+
+
+def _stream_handle(stream):
+    handle = stream.handle
+    return int(handle.value if hasattr(handle, "value") else handle)
+
+
+def test_gpu_fill_on_a_stream(gpu):
+    dist, dtype = Uniform(-1, 2), "bfloat16"
+    n = 1 << 18
+    stream = gpu.stream()
+    dev = _device_buffer(gpu, n, dtype)
+    view = _gpu_view(gpu, dev, dtype, 0, (), (), n, stream=_stream_handle(stream))
+    numba_cuda.fill(view, rule_for(dist, dtype), SEED, STREAM, 0, 0)
+    stream.synchronize()
+    want = _poisoned(n, dtype)
+    cpu.fill(want, 0, (), (), rule_for(dist, dtype), dtype, SEED, STREAM, 0, 0, n)
+    _compare(dev.copy_to_host(), want, dist, dtype, "on a stream")
+
+
+@pytest.mark.parametrize("dtype, bits", [("float32", 0x3F000000), ("bfloat16", 0xBF80),
+                                         ("float64", 0x3FD0000000000000), ("bool", 1)])
+def test_gpu_fill_constant(gpu, dtype, bits):
+    n = 12_345
+    for shape, strides, origin, size in (((), (), GUARD, n), ((3, 5), (-5, 1), GUARD + 10, 15)):
+        buflen = max(n, 15) + 2 * GUARD
+        dev = _device_buffer(gpu, buflen, dtype)
+        numba_cuda.fill_constant(_gpu_view(gpu, dev, dtype, origin, shape, strides, size), bits)
+        want = _poisoned(buflen, dtype)
+        _words(want)[origin + _offsets(shape, strides, size)] = _words(want).dtype.type(bits)
+        assert dev.copy_to_host().tobytes() == want.tobytes()
