@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# What a session lent a GPU runs, in two steps (each within the device tool's 10 minutes):
+#   bash bench/gpu_session.sh tests COMMIT    the GPU tests, unskipped, incl. compute-sanitizer
+#   bash bench/gpu_session.sh bench COMMIT    fastinit bench --device cuda: JSON + PNG
+# from the repository root on the GPU machine (no install: PYTHONPATH is the tree). Logs and
+# results go to $OUT (the device tool's folder that comes back), else bench/results/.
+# COMMIT is the short hash being measured (the tree copied there has no git history).
+set -uo pipefail
+step=${1:?tests or bench}
+export FASTINIT_COMMIT=${2:?the commit being measured}
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+out=${OUT:-bench/results}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+case $step in
+  tests)
+    python3 -m pytest tests/test_backends_cupy.py tests/test_backends_numba_cuda.py \
+      tests/test_kernels.py tests/test_bench.py -q -rs 2>&1 | tee "$out/gpu-tests.log"
+    ;;
+  bench)
+    python3 -m fastinit bench --device cuda --json "$out" --plot "$out" 2>&1 \
+      | tee "$out/gpu-bench.log"
+    ;;
+  *) echo "unknown step $step: tests or bench" >&2; exit 2 ;;
+esac
