@@ -1,8 +1,9 @@
 """fastinit: neural-network parameter initialization at the speed of memory.
 
-A Philox4x32-10 counter-based stream (the Random123 standard) fills numpy arrays and
-torch tensors in place; element ``i`` depends only on (seed, stream, i, distribution,
-dtype), never on the backend, thread count or sharding.
+A Philox4x32-10 counter-based stream (the Random123 standard) fills numpy arrays, torch
+tensors (CPU and CUDA), CuPy arrays and any ``__cuda_array_interface__`` or DLPack
+object in place; element ``i`` depends only on (seed, stream, i, distribution, dtype),
+never on the backend, device, thread count or sharding.
 
 - ``fastinit.init`` (also at the top level): ``torch.nn.init``'s functions.
 - ``fastinit.initializers``: ``jax.nn.initializers``' factories.
