@@ -2,9 +2,11 @@ r"""``torch.nn.init``, drawn from fastinit's Philox stream.
 
 Every function of ``torch.nn.init`` with the same name, arguments, defaults, errors and
 warnings, working in place on numpy arrays (float16, ``ml_dtypes.bfloat16``, float32,
-float64) and torch CPU tensors, and returning the destination. Each random function
-takes two extra keywords: ``generator`` (a ``fastinit.Generator``, in torch's position)
-or ``seed`` (a fresh ``Generator(seed)``); with neither, the default generator.
+float64), torch tensors on the CPU or a CUDA device, CuPy arrays and other CUDA arrays,
+and returning the destination. Each random function takes three extra keywords:
+``generator`` (a ``fastinit.Generator``, in torch's position) or ``seed`` (a fresh
+``Generator(seed)``), with neither the default generator; and ``backend`` (what fills:
+the fastest available for the memory by default; values never depend on it).
 
 The random functions hand ``Generator.fill`` exactly the distribution torch would draw
 (``kaiming_uniform_``: ``Uniform(-bound, bound)``, ``bound = gain * sqrt(3 / fan)``, the
