@@ -8,9 +8,15 @@ and LLVM turns them into packed ``vpmuludq``.
 
 Square roots are ``math.sqrt`` (numba.cuda has no ``np.sqrt``), rounded back to
 float32 where the rule is float32: exact, since a float64 square root of a float32
-rounds to the correctly rounded float32 one. Floating-point rules use only IEEE operations that every target rounds the same way
-(+, -, *, /, sqrt, conversions) with fdlibm/Taylor/AS241 polynomials written out in
-``_constants``, so no libm and no compiler contraction can change a value.
+rounds to the correctly rounded float32 one. Floating-point rules use only IEEE
+operations that every target rounds the same way (+, -, *, /, sqrt, conversions) with
+fdlibm/Taylor/AS241 polynomials written out in ``_constants``, so no libm can change
+a value. Nor can contraction into fused multiply-adds (which numba.cuda's NVVM does by
+default): every product that feeds an addition or subtraction is ``mul(a, b)``
+(``_bits.mul``: ``a * b`` on the CPU, an unfusable ``mul.rn`` on CUDA). Products by a
+power of two are exact and could not change a value fused; those that feed an
+addition go through ``mul`` all the same, so that compiled kernels hold no FMA at all
+(tests/test_backends_numba_cuda.py checks the PTX), and the rest stay ``*``.
 docs/stream.md states each rule; ``fastinit.reference`` re-implements them in numpy.
 """
 
@@ -20,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from . import _constants as C
-from ._bits import f32_to_u32, f64_to_u64, u32_to_f32, u64_to_f64
+from ._bits import f32_to_u32, f64_to_u64, mul, u32_to_f32, u64_to_f64
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -49,7 +55,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1, rounds):
 
 
 # ---------------------------------------------------------------------------
-# Uniforms from words. Every product by a power of two is exact.
+# Uniforms from words. Every product here is by a power of two, hence exact.
 
 _P2M16_32 = np.float32(2.0**-16)
 _P2M24_32 = np.float32(2.0**-24)
@@ -72,7 +78,7 @@ _MASK16 = np.uint64(0xFFFF)
 @njit(inline="always", error_model="numpy")
 def u01_24(w):
     """float32 in [0, 1 - 2**-24]: the top 24 bits of a word."""
-    return np.float32(np.int32(w >> _S8)) * _P2M24_32
+    return mul(np.float32(np.int32(w >> _S8)), _P2M24_32)  # box_muller32 adds to it
 
 
 @njit(inline="always", error_model="numpy")
@@ -93,7 +99,7 @@ def _u53(wa, wb, low_bit):
     and low 26 bits; both parts and the sum are exact."""
     hi = np.float64(np.int32(wa >> np.uint64(5)))
     lo = np.float64(np.int32(((wa & np.uint64(31)) << _S21) | (wb >> _S11) | low_bit))
-    return hi * _P2M27_64 + lo * _P2M53_64
+    return mul(hi, _P2M27_64) + mul(lo, _P2M53_64)
 
 
 @njit(inline="always", error_model="numpy")
@@ -107,7 +113,7 @@ def u01_open32(w):
     """float64 in (0, 1): (w + 1/2) / 2**32."""
     hi = np.float64(np.int32(w >> _S16))
     lo = np.float64(np.int32(w & _MASK16))
-    return (hi * _P2P16_64 + lo + _HALF64) * _P2M32_64
+    return (mul(hi, _P2P16_64) + lo + _HALF64) * _P2M32_64
 
 
 @njit(inline="always", error_model="numpy")
@@ -142,42 +148,42 @@ def log32(x):
     k = np.int32(b >> np.uint32(23)) - np.int32(127)
     m = u32_to_f32((b & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000))
     big = m > _SQRT2_32
-    m = m * _HALF32 if big else m
+    m = m * _HALF32 if big else m  # halving: exact
     k = k + np.int32(1) if big else k
     f = m - _ONE32
     s = f / (_TWO32 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG32[1] + w * (_LG32[3] + w * _LG32[5]))
-    t2 = z * (_LG32[0] + w * (_LG32[2] + w * (_LG32[4] + w * _LG32[6])))
+    t1 = mul(w, _LG32[1] + mul(w, _LG32[3] + mul(w, _LG32[5])))
+    t2 = mul(z, _LG32[0] + mul(w, _LG32[2] + mul(w, _LG32[4] + mul(w, _LG32[6]))))
     r = t2 + t1
-    hfsq = _HALF32 * f * f
+    hfsq = mul(_HALF32 * f, f)  # halving: exact
     dk = np.float32(np.int32(k))
-    return dk * _LN2_HI32 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO32)) - f)
+    return mul(dk, _LN2_HI32) - ((hfsq - (mul(s, hfsq + r) + mul(dk, _LN2_LO32))) - f)
 
 
 @njit(inline="always", error_model="numpy")
 def log64(x):
     """log(x) for a positive float64 x (subnormals included), within 1 ulp."""
     tiny = x < _TINY64
-    x = x * _P2P54_64 if tiny else x
+    x = x * _P2P54_64 if tiny else x  # 2**54 x: exact
     k = np.int64(-1077) if tiny else np.int64(-1023)
     b = f64_to_u64(x)
     k = k + np.int64(b >> np.uint64(52))
     m = u64_to_f64((b & np.uint64(0x000FFFFFFFFFFFFF)) | np.uint64(0x3FF0000000000000))
     big = m > _SQRT2_64
-    m = m * _HALF64 if big else m
+    m = m * _HALF64 if big else m  # halving: exact
     k = k + np.int64(1) if big else k
     f = m - _ONE64
     s = f / (_TWO64 + f)
     z = s * s
     w = z * z
-    t1 = w * (_LG64[1] + w * (_LG64[3] + w * _LG64[5]))
-    t2 = z * (_LG64[0] + w * (_LG64[2] + w * (_LG64[4] + w * _LG64[6])))
+    t1 = mul(w, _LG64[1] + mul(w, _LG64[3] + mul(w, _LG64[5])))
+    t2 = mul(z, _LG64[0] + mul(w, _LG64[2] + mul(w, _LG64[4] + mul(w, _LG64[6]))))
     r = t2 + t1
-    hfsq = _HALF64 * f * f
+    hfsq = mul(_HALF64 * f, f)  # halving: exact
     dk = np.float64(np.int32(k))
-    return dk * _LN2_HI64 - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO64)) - f)
+    return mul(dk, _LN2_HI64) - ((hfsq - (mul(s, hfsq + r) + mul(dk, _LN2_LO64))) - f)
 
 
 # ---------------------------------------------------------------------------
@@ -206,11 +212,11 @@ def sincos_turn24(k):
     """(sin, cos) of 2*pi*k/2**24 in float32, for an integer 0 <= k < 2**24."""
     kk = np.int32(k)
     n = (kk + np.int32(1 << 21)) >> np.int32(22)
-    x = np.float32(np.int32(kk - (n << np.int32(22)))) * _P2M24_32 * _TWO_PI32
+    x = mul(np.float32(np.int32(kk - (n << np.int32(22)))) * _P2M24_32, _TWO_PI32)
     z = x * x
-    ps = _S32[1] + z * (_S32[2] + z * (_S32[3] + z * _S32[4]))
-    pc = _C32[1] + z * (_C32[2] + z * (_C32[3] + z * (_C32[4] + z * _C32[5])))
-    return _quadrant(x + x * z * ps, _ONE32 + z * pc, n)
+    ps = _S32[1] + mul(z, _S32[2] + mul(z, _S32[3] + mul(z, _S32[4])))
+    pc = _C32[1] + mul(z, _C32[2] + mul(z, _C32[3] + mul(z, _C32[4] + mul(z, _C32[5]))))
+    return _quadrant(x + mul(x * z, ps), _ONE32 + mul(z, pc), n)
 
 
 @njit(inline="always", error_model="numpy")
@@ -218,14 +224,14 @@ def sincos_turn53(k):
     """(sin, cos) of 2*pi*k/2**53 in float64, for an integer 0 <= k < 2**53."""
     n = (k + np.uint64(1 << 50)) >> np.uint64(51)
     r = np.int64(k) - np.int64(n << np.uint64(51))
-    x = (np.float64(np.int32(r >> np.int64(26))) * _P2M27_64
-         + np.float64(np.int32(r & np.int64(0x3FFFFFF))) * _P2M53_64) * _TWO_PI64
+    x = mul(mul(np.float64(np.int32(r >> np.int64(26))), _P2M27_64)
+            + mul(np.float64(np.int32(r & np.int64(0x3FFFFFF))), _P2M53_64), _TWO_PI64)
     z = x * x
-    ps = _S64[1] + z * (_S64[2] + z * (_S64[3] + z * (_S64[4] + z * (_S64[5] + z * (
-        _S64[6] + z * (_S64[7] + z * _S64[8]))))))
-    pc = _C64[1] + z * (_C64[2] + z * (_C64[3] + z * (_C64[4] + z * (_C64[5] + z * (
-        _C64[6] + z * (_C64[7] + z * (_C64[8] + z * _C64[9])))))))
-    return _quadrant(x + x * z * ps, _ONE64 + z * pc, n)
+    ps = _S64[1] + mul(z, _S64[2] + mul(z, _S64[3] + mul(z, _S64[4] + mul(z, _S64[5] + mul(z, (
+        _S64[6] + mul(z, _S64[7] + mul(z, _S64[8]))))))))
+    pc = _C64[1] + mul(z, _C64[2] + mul(z, _C64[3] + mul(z, _C64[4] + mul(z, _C64[5] + mul(z, (
+        _C64[6] + mul(z, _C64[7] + mul(z, _C64[8] + mul(z, _C64[9])))))))))
+    return _quadrant(x + mul(x * z, ps), _ONE64 + mul(z, pc), n)
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +275,14 @@ _CONST2 = np.float64(C.AS241_CONST2)
 
 @njit(inline="always", error_model="numpy")
 def _poly7(c, r):
-    return ((((((c[7] * r + c[6]) * r + c[5]) * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0]
+    """c[0] + c[1] r + ... + c[7] r**7, by Horner's rule."""
+    p = mul(c[7], r) + c[6]
+    p = mul(p, r) + c[5]
+    p = mul(p, r) + c[4]
+    p = mul(p, r) + c[3]
+    p = mul(p, r) + c[2]
+    p = mul(p, r) + c[1]
+    return mul(p, r) + c[0]
 
 
 @njit(inline="always", error_model="numpy")
@@ -279,7 +292,7 @@ def ndtri_lower(p):
     All three of AS241's branches are evaluated and the right one selected, so a
     loop over elements has no branches and vectorizes."""
     q = p - _HALF64
-    r = _CONST1 - q * q
+    r = _CONST1 - mul(q, q)
     central = q * _poly7(_A, r) / _poly7(_B, r)
     s = math.sqrt(-log64(p))
     near = s - _CONST2
@@ -298,9 +311,9 @@ def truncnorm_std(u, pa, qb, mass):
     half inverts the mirrored tail 1 - Phi(beta) + (1-u)*mass, so both tails keep
     full relative precision and u in (0, 1) never meets 0 or 1.
     """
-    t = pa + u * mass
+    t = pa + mul(u, mass)
     lower = t <= _HALF64
-    z = ndtri_lower(t if lower else qb + (_ONE64 - u) * mass)
+    z = ndtri_lower(t if lower else qb + mul(_ONE64 - u, mass))
     return z if lower else -z
 
 

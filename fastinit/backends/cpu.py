@@ -20,6 +20,7 @@ from numba import get_num_threads, njit, prange
 from numba.core.extending import overload
 
 from .. import core
+from .._bits import mul
 from .._constants import ELEMENTS_PER_BLOCK
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
@@ -74,7 +75,7 @@ def _emit_bernoulli(p, w0, w1, w2, w3, vals, e):
 
 @njit(**_INLINE)
 def _uniform(p, u):
-    return _clip(p.lo + p.span * u, p.bot, p.top)
+    return _clip(p.lo + mul(p.span, u), p.bot, p.top)
 
 
 @njit(**_INLINE)
@@ -107,22 +108,22 @@ def _emit_uniform64(p, w0, w1, w2, w3, vals, e):
 def _emit_normal32(p, w0, w1, w2, w3, vals, e):
     z0, z1 = core.box_muller32(w0, w1)
     z2, z3 = core.box_muller32(w2, w3)
-    vals[e] = p.mean + p.std * z0
-    vals[e + 1] = p.mean + p.std * z1
-    vals[e + 2] = p.mean + p.std * z2
-    vals[e + 3] = p.mean + p.std * z3
+    vals[e] = p.mean + mul(p.std, z0)
+    vals[e + 1] = p.mean + mul(p.std, z1)
+    vals[e + 2] = p.mean + mul(p.std, z2)
+    vals[e + 3] = p.mean + mul(p.std, z3)
 
 
 @njit(**_INLINE)
 def _emit_normal64(p, w0, w1, w2, w3, vals, e):
     z0, z1 = core.box_muller64(w0, w1, w2, w3)
-    vals[e] = p.mean + p.std * z0
-    vals[e + 1] = p.mean + p.std * z1
+    vals[e] = p.mean + mul(p.std, z0)
+    vals[e + 1] = p.mean + mul(p.std, z1)
 
 
 @njit(**_INLINE)
 def _truncnorm(p, u):
-    return p.mean + p.std * core.truncnorm_std(u, p.pa, p.qb, p.mass)
+    return p.mean + mul(p.std, core.truncnorm_std(u, p.pa, p.qb, p.mass))
 
 
 @njit(**_INLINE)

@@ -20,23 +20,19 @@ the grid, the block size or which thread computes it.
 view's stream of the view's device; a fill never synchronizes the host and
 allocates no device memory.
 
-Known limitation: numba.cuda lets NVVM contract a multiply followed by an add into
-one fused multiply-add (``-fma=1`` is NVVM's default, and numba.cuda exposes no
-switch for it short of ``fastmath``, which also flushes subnormals and relaxes
-division and sqrt). So on a real GPU float values can differ from the CPU backend
-by a few ulp (docs/stream.md section 4); integer words (raw, bernoulli) are always
-exact. (libdevice's ``fmul_rn``/``fadd_rn``/``dmul_rn``/``dadd_rn`` compile to
-``mul.rn``/``add.rn``, which are never contracted: writing the core's float
-operations through helpers that map to them on the CUDA target would remove the
-difference.) Under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) kernels run as Python
-and every value equals the CPU backend's bit for bit. tests/test_backends_numba_cuda.py
-measures the difference on a GPU.
-
-Open issue (core, not this module): numba.cuda cannot lower ``np.sqrt`` (it is missing
-from its ufunc table, in numba-cuda 0.30 as in numba's built-in target), which
-``core.box_muller32/64`` and ``core.ndtri_lower`` call, so the normal and truncated-normal
-kernels compile only once the core uses ``math.sqrt`` (same values on the CPU: both are
-``llvm.sqrt``). The simulator runs Python and does not see this.
+Float rounding: NVVM contracts a multiply whose result feeds an add or subtract into
+one fused multiply-add (``-fma=1`` is its default, and numba.cuda exposes no switch for
+it short of ``fastmath``, which also flushes subnormals and relaxes division and
+sqrt). ``fastinit.core`` and the CPU backend's emitters therefore write each such
+product as ``_bits.mul(a, b)``, which ``_import_cuda`` maps on the CUDA target to
+libdevice's ``fmul_rn``/``dmul_rn``: PTX ``mul.rn``, which NVVM never contracts. The
+kernels thus run the contract's sequence of correctly rounded IEEE operations and
+should write exactly the CPU backend's values (docs/stream.md section 4).
+tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX holds an
+``fma`` instruction (where numba-cuda's ``compile_ptx`` works), and that under the CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1``, kernels run as Python) every value equals the
+CPU backend's bit for bit; on a GPU it compares the values bit for bit (not yet run on
+one).
 
 ``numba.cuda`` is imported on first use, so importing this module is cheap and never
 fails; ``available()`` says whether fills can run.
@@ -50,6 +46,7 @@ import numpy as np
 from numba import njit
 
 from .. import core
+from .._bits import register_cuda_mul
 from .._constants import ELEMENTS_PER_BLOCK
 from . import STORAGE
 from .cpu import BF16, F16, RULES, SAME, STORES, U8, _element_offset
@@ -72,7 +69,19 @@ def _import_cuda():
         from numba import cuda as numba_cuda
 
         cuda = numba_cuda
+        if not _simulated():  # the simulator runs kernels as Python: mul is a * b
+            _register_mul()
     return cuda
+
+
+def _register_mul():
+    """``_bits.mul`` on the CUDA target: libdevice's ``fmul_rn``/``dmul_rn``."""
+    try:
+        from numba.cuda import libdevice
+        from numba.cuda.extending import overload
+    except ImportError:  # numba's deprecated built-in target, which available() refuses
+        return
+    register_cuda_mul(overload, libdevice)
 
 
 def _simulated():
