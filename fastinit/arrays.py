@@ -299,7 +299,8 @@ def _backend_module(name):
 
 def backend_status():
     """``{backend: (available, why not)}`` for every backend, in the default order."""
-    return {"cpu": (True, ""), **{name: _backend_module(name).available() for name in GPU_BACKENDS}}
+    status = {name: _backend_module(name).available() for name in GPU_BACKENDS}
+    return {"cpu": (True, ""), **status}
 
 
 def _gpu_backend(name):
@@ -311,7 +312,8 @@ def _gpu_backend(name):
                 return _backend_module(candidate)
             reasons.append(f"{candidate}: {why}")
         raise RuntimeError("no GPU backend can fill CUDA memory here (" + "; ".join(reasons)
-                           + "); install fastinit[cuda12] or fastinit[cuda13], or numba-cuda")
+                           + "); install fastinit[cuda12] or fastinit[cuda13] "
+                           "(CuPy and numba-cuda)")
     if name == "cpu":
         raise ValueError("backend 'cpu' fills host memory; this destination is in CUDA memory "
                          f"(use one of {', '.join(GPU_BACKENDS)}, or None)")

@@ -163,7 +163,8 @@ class Generator:
             import cupy
         except ImportError:
             raise RuntimeError(f"Generator(device={self._device!r}) allocates CuPy arrays: "
-                               "install fastinit[cuda12] or fastinit[cuda13], or pass out=") from None
+                               "install fastinit[cuda12] or fastinit[cuda13], or pass "
+                               "out=") from None
         if name == "bfloat16":
             raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
                             "Generator.fill or out=")

@@ -74,7 +74,10 @@ def _initializer(write, default_dtype=np.float32):
 
 def _drawing(dist_for, dtype):
     """An init function that fills its destination with ``dist_for(shape)``."""
-    return _initializer(lambda out, gen, backend: _fill(out, dist_for(arrays.shape_of(out)), gen, backend), dtype)
+    def write(out, gen, backend):
+        _fill(out, dist_for(arrays.shape_of(out)), gen, backend)
+
+    return _initializer(write, dtype)
 
 
 def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(),
