@@ -10,14 +10,12 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import cpu
+from fastinit.backends import STORAGE, cpu
 from fastinit.distributions import rule_for
 
 CASES = [(Raw(), "uint32"), (Bernoulli(0.4), "bool"), (Bernoulli(0.4), "float32")] + [
     (d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3))
     for t in ("float16", "bfloat16", "float32", "float64")]
-_STORAGE = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.float32,
-            "float64": np.float64, "bool": np.uint8, "uint32": np.uint32}
 
 
 @pytest.mark.parametrize("dist, dtype", CASES, ids=str)
@@ -26,7 +24,7 @@ def test_any_split_into_parallel_runs_gives_the_same_values(dist, dtype, monkeyp
     results = []
     for parts in (1, 2, 3, 7, 64):
         monkeypatch.setattr(cpu, "get_num_threads", lambda parts=parts: parts)
-        buf = np.zeros(n, _STORAGE[dtype])
+        buf = np.zeros(n, STORAGE[dtype])
         cpu.fill(buf, 0, (), (), rule_for(dist, dtype), dtype, 5, 9, 123, 1000, n)
         results.append(buf.tobytes())
     assert len(set(results)) == 1

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import DeviceView, cpu, numba_cuda
+from fastinit.backends import DeviceView, STORAGE, cpu, numba_cuda
 from fastinit.distributions import rule_for
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -42,8 +42,6 @@ def _case(dist_type, dtype):
 SOME = [_case(Raw, "uint32"), _case(Bernoulli, "bool"), _case(Uniform, "bfloat16"),
         _case(Normal, "float16"), _case(Normal, "float64"), _case(TruncatedNormal, "float32"),
         _case(TruncatedNormal, "float64")]
-STORAGE = {"float16": np.uint16, "bfloat16": np.uint16, "float32": np.float32,
-           "float64": np.float64, "bool": np.uint8, "uint8": np.uint8, "uint32": np.uint32}
 SEED = 0x0123456789ABCDEF  # both key words non-zero
 STREAM = (1 << 40) + 3  # both stream words non-zero
 POISON = 0xA5  # every byte of a buffer before a fill

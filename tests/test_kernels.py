@@ -40,7 +40,7 @@ import pytest
 from conftest import load_kat
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, core
 from fastinit._constants import ELEMENTS_PER_BLOCK, cuda_header
-from fastinit.backends import cpu
+from fastinit.backends import STORAGE, cpu
 from fastinit.distributions import rule_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +49,6 @@ KERNELS = ROOT / "kernels"
 # fastinit dtype -> the store of kernels/fill.cuh that writes it, and the numpy storage dtype.
 STORE = {"float32": "f32", "float64": "f64", "uint32": "u32", "bfloat16": "bf16",
          "float16": "f16", "bool": "u8", "uint8": "u8"}
-STORAGE = {"float32": np.float32, "float64": np.float64, "uint32": np.uint32,
-           "bfloat16": np.uint16, "float16": np.uint16, "bool": np.uint8, "uint8": np.uint8}
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 CASES = (
