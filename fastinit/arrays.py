@@ -95,15 +95,6 @@ def _native(x):
                     f"__cuda_array_interface__ or __dlpack__, got {type(x).__name__}")
 
 
-def is_array(x):
-    """Whether fastinit can fill ``x``, whatever its dtype."""
-    try:
-        _native(x)
-    except TypeError:
-        return False
-    return True
-
-
 def is_device_array(x):
     """Whether ``x`` lives in CUDA device memory."""
     x = _native(x)
