@@ -28,7 +28,8 @@ import numpy as np
 from . import arrays
 from .distributions import FLOAT_DTYPES, Normal, TruncatedNormal, Uniform
 from .generator import resolve
-from .schemes import calculate_gain, correct_fan, fan_in_and_fan_out
+from .schemes import (KaimingNormal, KaimingUniform, XavierNormal, XavierUniform,
+                      calculate_gain)
 
 __all__ = [
     "calculate_gain",
@@ -299,11 +300,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
         >>> w = torch.empty(3, 5)
         >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
     """
-    fan_in, fan_out = fan_in_and_fan_out(_shape(tensor))
-    gen = resolve(generator, seed)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    a = math.sqrt(3.0) * std
-    return _fill(tensor, Uniform(-a, a), gen, backend)
+    dist = XavierUniform(gain).distribution(_shape(tensor))
+    return _fill(tensor, dist, resolve(generator, seed), backend)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
@@ -333,23 +331,18 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
         >>> w = torch.empty(3, 5)
         >>> init.xavier_normal_(w, seed=0)
     """
-    fan_in, fan_out = fan_in_and_fan_out(_shape(tensor))
-    gen = resolve(generator, seed)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill(tensor, Normal(0.0, std), gen, backend)
+    dist = XavierNormal(gain).distribution(_shape(tensor))
+    return _fill(tensor, dist, resolve(generator, seed), backend)
 
 
-def _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend, dist):
-    """The He/Kaiming fill, in torch's order of checks: ``dist(std)`` with
-    ``std = gain / sqrt(fan)``."""
+def _kaiming(tensor, scheme, generator, seed, backend):
+    """The He/Kaiming fill of ``scheme``, in torch's order of checks."""
     shape = _shape(tensor)
     gen = resolve(generator, seed)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
-    fan = correct_fan(shape, mode)
-    gain = calculate_gain(nonlinearity, a)
-    return _fill(tensor, dist(gain / math.sqrt(fan)), gen, backend)
+    return _fill(tensor, scheme.distribution(shape), gen, backend)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -386,11 +379,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu", seed=0)
     """
-    def dist(std):
-        bound = math.sqrt(3.0) * std
-        return Uniform(-bound, bound)
-
-    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend, dist)
+    return _kaiming(tensor, KaimingUniform(a, mode, nonlinearity), generator, seed, backend)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -424,8 +413,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    return _kaiming(tensor, a, mode, nonlinearity, generator, seed, backend,
-                    lambda std: Normal(0, std))
+    return _kaiming(tensor, KaimingNormal(a, mode, nonlinearity), generator, seed, backend)
 
 
 def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):

@@ -27,7 +27,7 @@ from . import arrays
 from .distributions import Normal, TruncatedNormal, Uniform
 from .generator import dtype_name_of, numpy_dtype, resolve
 from .init import _fill, _float64_like, _write, constant_, orthogonal_
-from .schemes import check_variance_scaling, jax_fans, variance_scaling_dist
+from .schemes import VarianceScaling
 
 __all__ = [
     "constant",
@@ -105,9 +105,8 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
         >>> init = initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
         >>> w = init((256, 512), seed=0)
     """
-    check_variance_scaling(scale, mode, distribution)
-    return _drawing(lambda shape: variance_scaling_dist(
-        scale, mode, distribution, *jax_fans(shape, in_axis, out_axis, batch_axis)), dtype)
+    scheme = VarianceScaling(scale, mode, distribution, in_axis, out_axis, batch_axis)
+    return _drawing(scheme.distribution, dtype)
 
 
 def glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):

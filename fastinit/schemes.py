@@ -10,11 +10,17 @@ Two layouts name the fans of a weight shape:
 A variance-scaling scheme is the data ``(scale, mode, distribution)``;
 ``variance_scaling_dist`` turns it and the fans into the ``Normal``, ``Uniform`` or
 ``TruncatedNormal`` to draw, by JAX's rule.
+
+The named schemes of ``torch.nn.init`` are data too: ``XavierUniform(gain)``,
+``KaimingNormal(a, mode, nonlinearity)``, ... each with ``distribution(shape)``, the
+distribution a weight of that shape draws from; ``Constant(value)`` fills a value.
+``fastinit.init`` and ``fastinit.torch`` draw through them.
 """
 
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .distributions import Normal, TruncatedNormal, Uniform
 
@@ -155,3 +161,91 @@ def variance_scaling_dist(scale, mode, distribution, fan_in, fan_out):
         return Normal(0.0, math.sqrt(variance))
     limit = math.sqrt(3.0 * variance)
     return Uniform(-limit, limit)
+
+
+# --- torch.nn.init's named schemes, as data ------------------------------------------
+
+
+@dataclass(frozen=True)
+class XavierUniform:
+    """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+
+    gain: float = 1.0
+
+    def distribution(self, shape):
+        fan_in, fan_out = fan_in_and_fan_out(shape)
+        std = self.gain * math.sqrt(2.0 / float(fan_in + fan_out))
+        a = math.sqrt(3.0) * std
+        return Uniform(-a, a)
+
+
+@dataclass(frozen=True)
+class XavierNormal:
+    """Glorot & Bengio (2010): N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+
+    gain: float = 1.0
+
+    def distribution(self, shape):
+        fan_in, fan_out = fan_in_and_fan_out(shape)
+        return Normal(0.0, self.gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+
+
+def _kaiming_std(shape, a, mode, nonlinearity):
+    fan = correct_fan(shape, mode)  # torch's order: a bad shape or mode before a bad gain
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+@dataclass(frozen=True)
+class KaimingUniform:
+    """He et al. (2015): U(-bound, bound), bound = gain * sqrt(3 / fan_mode)."""
+
+    a: float = 0
+    mode: str = "fan_in"
+    nonlinearity: str = "leaky_relu"
+
+    def distribution(self, shape):
+        bound = math.sqrt(3.0) * _kaiming_std(shape, self.a, self.mode, self.nonlinearity)
+        return Uniform(-bound, bound)
+
+
+@dataclass(frozen=True)
+class KaimingNormal:
+    """He et al. (2015): N(0, std^2), std = gain / sqrt(fan_mode)."""
+
+    a: float = 0
+    mode: str = "fan_in"
+    nonlinearity: str = "leaky_relu"
+
+    def distribution(self, shape):
+        return Normal(0, _kaiming_std(shape, self.a, self.mode, self.nonlinearity))
+
+
+@dataclass(frozen=True)
+class VarianceScaling:
+    """JAX's ``variance_scaling``, fans from JAX's layout (``jax_fans``)."""
+
+    scale: float = 1.0
+    mode: str = "fan_in"
+    distribution_name: str = "truncated_normal"
+    in_axis: object = -2
+    out_axis: object = -1
+    batch_axis: object = ()
+
+    def __post_init__(self):
+        check_variance_scaling(self.scale, self.mode, self.distribution_name)
+
+    def distribution(self, shape):
+        fan_in, fan_out = jax_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
+        return variance_scaling_dist(self.scale, self.mode, self.distribution_name, fan_in,
+                                     fan_out)
+
+
+@dataclass(frozen=True)
+class Constant:
+    """Every element ``value`` (rounded to the dtype as ``torch.nn.init.constant_`` does)."""
+
+    value: float = 0.0
+
+
+ZEROS = Constant(0.0)
+ONES = Constant(1.0)
