@@ -346,6 +346,17 @@ def fill(out, rule, dtype, seed, stream, block0, start=0, backend=None):
     return out
 
 
+def fill_many(dtype, table, device=None, stream=0, backend=None):
+    """Fill every destination of ``table`` (a ``backends.ENTRY`` array, all of
+    ``dtype``) in one pass: host memory when ``device`` is None, else memory of CUDA
+    device ``device``, launched on ``stream``. ``backend`` as in ``fill``."""
+    if device is None:
+        _check_host_backend(backend)
+        cpu.fill_many(dtype, table)
+    else:
+        _gpu_backend(backend).fill_many(device, stream, dtype, table)
+
+
 def constant_bits(dtype, value):
     """The storage word of ``value`` in ``dtype``, rounded as torch rounds a fill value
     (16-bit floats through float32, to nearest even)."""

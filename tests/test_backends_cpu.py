@@ -1,5 +1,7 @@
 """The CPU kernel: independent of how its chunks are split, and the same code runs
-as plain Python (NUMBA_DISABLE_JIT=1), as the CUDA simulator will run it."""
+as plain Python (NUMBA_DISABLE_JIT=1), as the CUDA simulator will run it. The
+multi-tensor fill writes into each row of its table exactly what a fill of that row
+alone writes, and nothing else."""
 
 import os
 import subprocess
@@ -10,7 +12,8 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import STORAGE, cpu
+from fastinit.arrays import constant_bits
+from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
 from fastinit.distributions import rule_for
 
 CASES = [(Raw(), "uint32"), (Bernoulli(0.4), "bool"), (Bernoulli(0.4), "float32")] + [
@@ -54,3 +57,63 @@ def test_pure_python_run_equals_the_compiled_kernel():
         fastinit.Generator(3, 1).fill(out, dist, start=4090, numel=4200)
         compiled.append(out.tobytes().hex())
     assert python.stdout.split() == compiled
+
+
+# --- fill_many ----------------------------------------------------------------------
+
+POISON = {2: 0xDEAD, 4: 0xDEADBEEF, 8: 0xDEADBEEFDEADBEEF}
+MANY = [Uniform(-0.5, 0.25), Normal(0.5, 0.02), TruncatedNormal(0.0, 1.0, -2.0, 0.5), 0.3]
+# (n, start): single elements, a chunk and a bit, shards starting inside a Philox block
+# and inside a chunk, a shard past 2**32 elements
+SIZES = [(1, 0), (7, 0), (cpu.CHUNK + 3, 0), (3 * cpu.CHUNK + 5, 4093), (17, 5),
+         (9, 2**32 + 3), (0, 0)]
+
+
+def _row(dist, dtype, n, start, ptr, stream):
+    row = np.zeros((), ENTRY)
+    row["ptr"], row["n"], row["start"], row["seed"], row["stream"] = ptr, n, start, 11, stream
+    row["block0"] = 2**64 - 3 if stream % 3 == 0 else 0  # the block counter wraps
+    if isinstance(dist, float):
+        row["family"], row["bits"] = FAMILIES.index("constant"), constant_bits(dtype, dist)
+    else:
+        rule = rule_for(dist, dtype)
+        row["family"] = FAMILY_RULES[dtype].index(rule.name)
+        row["params"][:len(rule.params)] = [float(v) for v in rule.params]
+    return row
+
+
+def _expected(row, dist, dtype, storage):
+    out = np.empty(int(row["n"]), storage)
+    if isinstance(dist, float):
+        out[...] = np.array(int(row["bits"]), np.uint64).astype(out.dtype) if out.itemsize == 2 \
+            else np.array(dist, storage)
+        return out
+    cpu.fill(out, 0, (), (), rule_for(dist, dtype), dtype, 11, int(row["stream"]),
+             int(row["block0"]), int(row["start"]), int(row["n"]))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("parts", [1, 3, 64])
+def test_fill_many_writes_each_row_what_its_own_fill_writes(dtype, parts, monkeypatch):
+    monkeypatch.setattr(cpu, "get_num_threads", lambda: parts)
+    storage = STORAGE[dtype]
+    word = np.dtype(f"u{np.dtype(storage).itemsize}")
+    cases = [(dist, n, start) for dist in MANY for n, start in SIZES]
+    gap = 3  # poisoned elements before, between and after the rows
+    total = gap + sum(n + gap for _, n, _ in cases) + 1  # + 1: an odd address for 2-byte rows
+    buf = np.full(total, POISON[word.itemsize], word)
+    rows, expected, at = [], np.full(total, POISON[word.itemsize], word), gap + 1
+    for stream, (dist, n, start) in enumerate(cases):
+        row = _row(dist, dtype, n, start, buf.ctypes.data + at * word.itemsize, stream)
+        rows.append(row)
+        expected[at:at + n] = _expected(row, dist, dtype, storage).view(word)
+        at += n + gap
+    rows = np.array(rows, ENTRY)
+    np.random.default_rng(0).shuffle(rows)  # the table's order changes nothing
+    cpu.fill_many(dtype, rows)
+    assert np.array_equal(buf, expected)
+
+
+def test_fill_many_of_an_empty_table_writes_nothing():
+    cpu.fill_many("float32", np.zeros(0, ENTRY))

@@ -5,6 +5,12 @@
 ``numba.cuda``), fill device memory described by a ``DeviceView``; each module has
 ``available() -> (bool, reason)``, ``fill(view, rule, seed, stream, block0, start)`` and
 ``fill_constant(view, bits)``. ``fastinit.arrays`` is the one place that picks one.
+
+Many destinations of one dtype go in one call, ``fill_many(dtype, table)`` (the CPU)
+or ``fill_many(device, stream, dtype, table)`` (GPU backends): ``table`` is an
+``ENTRY`` array, one row per destination, each contiguous and with its own stream,
+start and rule (of a ``FAMILIES`` member; ``FAMILY_RULES`` names the rule each family
+follows for each dtype) or a constant storage word.
 """
 
 from dataclasses import dataclass
@@ -49,3 +55,20 @@ class DeviceView:
     high: int
     device: int
     stream: int
+
+
+# One destination of a multi-tensor fill (``fill_many``): ``n`` contiguous elements at
+# address ``ptr`` hold logical elements [start, start + n) of a tensor's stream
+# (seed, stream) from Philox block ``block0``; ``family`` is an index into FAMILIES;
+# ``params`` are ``Rule.params`` as doubles (unused entries 0), ``bits`` the storage
+# word of a constant.
+ENTRY = np.dtype([("ptr", "<u8"), ("n", "<i8"), ("start", "<i8"), ("seed", "<u8"),
+                  ("stream", "<u8"), ("block0", "<u8"), ("family", "<i4"),
+                  ("params", "<f8", (7,)), ("bits", "<u8")], align=True)
+FAMILIES = ("uniform", "normal", "truncnorm", "constant")
+FAMILY_RULES = {
+    "float16": ("uniform16", "normal32", "truncnorm32"),
+    "bfloat16": ("uniform16", "normal32", "truncnorm32"),
+    "float32": ("uniform32", "normal32", "truncnorm32"),
+    "float64": ("uniform64", "normal64", "truncnorm64"),
+}

@@ -16,12 +16,15 @@ inlined, and is cached on disk.
 from collections import namedtuple
 
 import numpy as np
-from numba import get_num_threads, njit, prange
-from numba.core.extending import overload
+from numba import carray, get_num_threads, njit, prange, types
+from numba.core import cgutils
+from numba.core.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 from .. import core
 from .._bits import mul
 from .._constants import ELEMENTS_PER_BLOCK
+from . import FAMILIES, STORAGE
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 
@@ -297,3 +300,137 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
            np.int64(start), np.int64(n))
     chunks = (start + n + CHUNK - 1) // CHUNK - start // CHUNK
     _fill(dest, ctr, params, min(chunks, 4 * get_num_threads()))
+
+
+# --- many destinations in one pass ---------------------------------------------------
+
+_UNIFORM, _NORMAL, _TRUNCNORM, _CONSTANT = (FAMILIES.index(f) for f in
+                                            ("uniform", "normal", "truncnorm", "constant"))
+
+
+@intrinsic
+def _pointer(typingctx, address):
+    """The ``void*`` at integer ``address``."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(types.uint64), codegen
+
+
+def _array_at(address, n, dtype):
+    """The ``n`` elements of ``dtype`` at ``address`` as an array."""
+    ctype = np.ctypeslib.as_ctypes_type(dtype)
+    return np.ctypeslib.as_array((ctype * n).from_address(int(address)))
+
+
+@overload(_array_at, **_INLINE)
+def _array_at_jit(address, n, dtype):
+    return lambda address, n, dtype: carray(_pointer(address), n, dtype)
+
+
+def _param_builders(uniform, normal, truncnorm, ftype):
+    """Per family, the rule's parameter tuple from the doubles ``v`` of a table row:
+    values of the rule's precision convert exactly, probabilities stay doubles."""
+    return {
+        _UNIFORM: lambda v: uniform(ftype(v[0]), ftype(v[1]), ftype(v[2]), ftype(v[3])),
+        _NORMAL: lambda v: normal(ftype(v[0]), ftype(v[1])),
+        _TRUNCNORM: lambda v: truncnorm(v[0], v[1], v[2], v[3], v[4], ftype(v[5]), ftype(v[6])),
+    }
+
+
+# storage dtype -> family -> parameter tuple builder (backends.FAMILY_RULES's rules)
+_PARAMS = {
+    np.uint16: _param_builders(Uniform16Params, Normal32Params, Truncnorm32Params, np.float32),
+    np.float32: _param_builders(Uniform32Params, Normal32Params, Truncnorm32Params, np.float32),
+    np.float64: _param_builders(Uniform64Params, Normal64Params, Truncnorm64Params, np.float64),
+}
+_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _params_of(family):
+    def params(buf, v):
+        return _PARAMS[buf.dtype.type][family](v)
+
+    @overload(params, **_INLINE)
+    def _params_jit(buf, v):
+        build = njit(**_INLINE)(_PARAMS[as_dtype(buf.dtype).type][family])
+        return lambda buf, v: build(v)
+
+    return params
+
+
+_uniform_params, _normal_params, _truncnorm_params = (
+    _params_of(f) for f in (_UNIFORM, _NORMAL, _TRUNCNORM))
+
+
+def _word_dtype(buf):
+    return _WORD[buf.itemsize]
+
+
+@overload(_word_dtype, **_INLINE)
+def _word_dtype_jit(buf):
+    word = _WORD[as_dtype(buf.dtype).itemsize]
+    return lambda buf: word
+
+
+@njit(**_INLINE)
+def _fill_entry(proto, store, ptr, n, start, key, stream, block0, family, v, bits,
+                c_first, c_last):
+    """Chunks [c_first, c_last) (of the entry's own tensor) of one table row into the
+    ``n`` elements of storage like ``proto`` at address ``ptr``."""
+    if family == _CONSTANT:
+        words = _array_at(ptr, n, _word_dtype(proto))
+        word = words.dtype.type(bits)
+        for i in range(max(c_first * CHUNK, start) - start, min(c_last * CHUNK, start + n) - start):
+            words[i] = word
+        return
+    buf = _array_at(ptr, n, proto.dtype)
+    empty = np.empty(0, np.int64)
+    dest = (buf, np.int64(0), empty, empty, True, store)
+    ctr = (key & _MASK32, key >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32, block0,
+           start, n)
+    if family == _UNIFORM:
+        _fill_chunks(dest, ctr, _uniform_params(buf, v), c_first, c_last)
+    elif family == _NORMAL:
+        _fill_chunks(dest, ctr, _normal_params(buf, v), c_first, c_last)
+    else:
+        _fill_chunks(dest, ctr, _truncnorm_params(buf, v), c_first, c_last)
+
+
+@njit(parallel=True, cache=True, **_JIT)
+def _fill_many(proto, store, ptr, n, start, seed, stream, block0, family, params, bits,
+               chunk0, first, parts):
+    """Every row's chunks, the rows' chunk lists laid end to end (row ``e`` holds
+    global chunks [first[e], first[e + 1]), its own chunks from ``chunk0[e]``) and
+    split into ``parts`` contiguous runs, one per parallel task."""
+    total = first[-1]
+    for k in prange(parts):
+        lo = k * total // parts
+        hi = (k + 1) * total // parts
+        e = np.searchsorted(first, lo, side="right") - 1
+        while e < len(n) and first[e] < hi:
+            a = max(lo, first[e]) - first[e] + chunk0[e]
+            b = min(hi, first[e + 1]) - first[e] + chunk0[e]
+            if a < b:
+                _fill_entry(proto, store, ptr[e], n[e], start[e], seed[e], stream[e], block0[e],
+                            family[e], params[e], bits[e], a, b)
+            e += 1
+
+
+def fill_many(dtype, table):
+    """Fill every destination of ``table`` (a ``backends.ENTRY`` array of host
+    addresses, all of storage ``dtype``) in one parallel pass; each row gets exactly
+    what ``fill`` would write into it."""
+    table = table[table["n"] > 0]
+    if len(table) == 0:
+        return
+    start = table["start"]
+    chunk0 = start // CHUNK
+    counts = (start + table["n"] + CHUNK - 1) // CHUNK - chunk0
+    first = np.zeros(len(table) + 1, np.int64)
+    np.cumsum(counts, out=first[1:])
+    proto = np.empty(0, STORAGE[dtype])
+    _fill_many(proto, STORES[dtype], table["ptr"].copy(), table["n"].copy(), start.copy(),
+               table["seed"].copy(), table["stream"].copy(), table["block0"].copy(),
+               table["family"].copy(), np.ascontiguousarray(table["params"]),
+               table["bits"].copy(), chunk0, first, min(int(first[-1]), 4 * get_num_threads()))
