@@ -1,0 +1,393 @@
+"""Whole-model initialization: which tensor gets which scheme, and one pass that fills them.
+
+A *plan* pairs every parameter and buffer of a module, under its canonical
+fully-qualified name, with a scheme: the first of the user's ``rules`` that matches,
+else what the layer's own ``reset_parameters`` would draw (``layers.py``). Each
+tensor draws from ``Generator(seed, stream_of(name))`` (``names.py``), element ``i``
+of the whole (unsharded) tensor getting value ``i`` of that stream.
+
+Executing a plan writes every elementwise scheme (distributions, fan-based schemes,
+constants) of one dtype and device in a single multi-tensor fill over a table of
+destinations (``backends.ENTRY``): one parallel pass on the CPU, one kernel launch on
+a GPU. Sharded tensors (DTensors: FSDP2 ``fully_shard``, ``distribute_tensor``) add
+only their local shard's rows, each row a contiguous run of the local tensor with its
+global start. Schemes that are functions (``orthogonal_``, ...) run afterwards, one
+call per tensor.
+"""
+
+import fnmatch
+import math
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import arrays
+from ..backends import ENTRY, FAMILIES, FAMILY_RULES
+from ..distributions import FLOAT_DTYPES, Normal, TruncatedNormal, Uniform, rule_for
+from ..generator import Generator, _check_u64
+from ..schemes import Constant
+from .layers import default_schemes, zero_rows
+from .names import canonical_name, stream_of
+
+_DISTRIBUTIONS = (Uniform, Normal, TruncatedNormal)
+_CONSTANT = FAMILIES.index("constant")
+_SCHEMES_ACCEPTED = ("a fastinit distribution (Uniform, Normal, TruncatedNormal), a scheme of "
+                     "fastinit.schemes (XavierUniform, KaimingNormal, VarianceScaling, "
+                     "Constant, ...), a function fn(tensor, generator=...) such as "
+                     "functools.partial(fastinit.init.orthogonal_, gain=2), or None (leave "
+                     "the tensor as it is)")
+
+
+@dataclass
+class Target:
+    """One tensor of a plan: its canonical name, the tensor (a parameter or buffer,
+    possibly a DTensor), its scheme, and the rows its owner zeroes after drawing."""
+
+    name: str
+    tensor: torch.Tensor
+    scheme: object
+    zero_rows: tuple = ()
+
+
+# --- schemes ---------------------------------------------------------------------------
+
+
+def _check_scheme(scheme, where):
+    if scheme is None or isinstance(scheme, _DISTRIBUTIONS + (Constant,)):
+        return scheme
+    if hasattr(scheme, "distribution") or callable(scheme):
+        return scheme
+    raise TypeError(f"{where}: expected {_SCHEMES_ACCEPTED}; got {scheme!r}")
+
+
+def _compile_rules(rules):
+    """``rules`` as a list of (matches(name, module, local), scheme or {local: scheme})."""
+    if rules is None:
+        return []
+    if not isinstance(rules, Mapping):
+        raise TypeError(f"rules must be a mapping from name patterns or module types to "
+                        f"schemes, got {type(rules).__name__}")
+    compiled = []
+    for key, scheme in rules.items():
+        if isinstance(key, type) and issubclass(key, nn.Module):
+            if isinstance(scheme, Mapping):
+                per_name = {local: _check_scheme(s, f"rules[{key.__name__}][{local!r}]")
+                            for local, s in scheme.items()}
+                compiled.append((_type_match(key, per_name), per_name))
+                continue
+            compiled.append((_type_match(key, None), _check_scheme(scheme, f"rules[{key!r}]")))
+        elif isinstance(key, str):
+            compiled.append((lambda name, module, local, key=key: fnmatch.fnmatchcase(name, key),
+                             _check_scheme(scheme, f"rules[{key!r}]")))
+        elif isinstance(key, re.Pattern):
+            compiled.append((lambda name, module, local, key=key: key.fullmatch(name) is not None,
+                             _check_scheme(scheme, f"rules[{key.pattern!r}]")))
+        else:
+            raise TypeError(f"rules keys must be name patterns (str globs such as "
+                            f"'*.c_proj.weight', or re.compile(...)) or nn.Module subclasses, "
+                            f"got {key!r}")
+    return compiled
+
+
+def _type_match(module_type, per_name):
+    if per_name is None:
+        return lambda name, module, local: isinstance(module, module_type)
+    return lambda name, module, local: isinstance(module, module_type) and any(
+        fnmatch.fnmatchcase(local, pattern) for pattern in per_name)
+
+
+def _user_scheme(compiled, name, module, local):
+    """(True, scheme) of the first rule matching the tensor, else (False, None)."""
+    for matches, scheme in compiled:
+        if matches(name, module, local):
+            if isinstance(scheme, Mapping):
+                scheme = next(s for pattern, s in scheme.items()
+                              if fnmatch.fnmatchcase(local, pattern))
+            return True, scheme
+    return False, None
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def own_tensors(module, prefix="", recurse=True):
+    """(name, owner, local name, tensor, is_buffer) of ``module``'s parameters and
+    buffers (with ``recurse``, its submodules' too), each tensor once (tied weights
+    under their first name), names canonical, prefixed by ``prefix``."""
+    seen = set()
+    modules = module.named_modules(prefix=prefix) if recurse else [(prefix, module)]
+    for module_name, owner in modules:
+        for is_buffer, table in ((False, owner._parameters), (True, owner._buffers)):
+            for local, tensor in table.items():
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                yield canonical_name(_join(module_name, local)), owner, local, tensor, is_buffer
+
+
+def schemes(module, rules=None, provided=frozenset()):
+    """``{canonical name: (scheme, zero rows)}`` for every tensor of ``module`` that a
+    rule or a layer default covers. A parameter nothing covers is a ``ValueError``
+    unless its name is in ``provided`` (a checkpoint has it)."""
+    compiled = _compile_rules(rules)
+    defaults = {}
+    zeroed = {}
+    for prefix, owner in reversed(list(module.named_modules())):
+        for rel, scheme in default_schemes(owner).items():
+            defaults[canonical_name(_join(prefix, rel))] = scheme
+        if zero_rows(owner):
+            zeroed[canonical_name(_join(prefix, "weight"))] = zero_rows(owner)
+    plan, uncovered = {}, []
+    for name, owner, local, tensor, is_buffer in own_tensors(module):
+        found, scheme = _user_scheme(compiled, name, owner, local)
+        if not found:
+            if name not in defaults:
+                if not is_buffer and name not in provided:
+                    uncovered.append(f"{name} ({type(owner).__name__}.{local})")
+                continue
+            scheme = defaults[name]
+        plan[name] = (scheme, () if _is_function(scheme) else zeroed.get(name, ()))
+    if uncovered:
+        raise ValueError(
+            "no rule and no layer default covers parameter(s) " + ", ".join(uncovered)
+            + "; give each a scheme in rules= (e.g. rules={'cls_token': "
+              "fastinit.Normal(0, 0.02)}, or a catch-all '*')")
+    return plan
+
+
+def _is_function(scheme):
+    return not isinstance(scheme, _DISTRIBUTIONS + (Constant,)) and not hasattr(
+        scheme, "distribution") and scheme is not None
+
+
+def targets(module, rules=None, provided=frozenset()):
+    """The plan of ``module``: a ``Target`` per tensor a scheme covers (``schemes``)."""
+    plan = schemes(module, rules, provided)
+    return [Target(name, tensor, *plan[name])
+            for name, _, _, tensor, _ in own_tensors(module) if name in plan]
+
+
+# --- sharded and plain tensors ---------------------------------------------------------
+
+
+def _is_dtensor(tensor):
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:
+        return False
+    return isinstance(tensor, DTensor)
+
+
+def local_part(tensor):
+    """(local tensor, global shape, global offset of its first element per dimension):
+    a DTensor's local shard, or a plain tensor as its own whole."""
+    if not _is_dtensor(tensor):
+        return tensor.detach(), tuple(tensor.shape), (0,) * tensor.dim()
+    from torch.distributed.tensor import Partial
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    if any(isinstance(p, Partial) for p in tensor.placements):
+        raise ValueError("a Partial DTensor has no values of its own to initialize; "
+                         "parameters are Shard or Replicate")
+    shape, offset = compute_local_shape_and_global_offset(tensor.shape, tensor.device_mesh,
+                                                          tensor.placements)
+    local = tensor.to_local().detach()
+    if tuple(local.shape) != tuple(shape):
+        raise ValueError(f"local shard of shape {tuple(local.shape)} is not the "
+                         f"{tuple(shape)} its placements {tensor.placements} give")
+    return local, tuple(tensor.shape), tuple(offset)
+
+
+def runs(local_shape, global_shape, offset):
+    """(local element offsets, global starts, run length) of the contiguous runs a
+    local block of ``global_shape`` at ``offset`` consists of, in C order."""
+    ndim = len(global_shape)
+    k = ndim
+    while k > 0 and local_shape[k - 1] == global_shape[k - 1]:
+        k -= 1
+    numel = math.prod(local_shape)
+    if k == 0:
+        return np.zeros(1, np.int64), np.zeros(1, np.int64), numel
+    inner = math.prod(global_shape[k:])
+    starts = np.full(1, offset[k - 1] * inner, np.int64)
+    for d in range(k - 1):  # the dimensions before the partial one, outermost first
+        index = np.arange(offset[d], offset[d] + local_shape[d], dtype=np.int64)
+        starts = (starts[:, None] + index[None, :] * math.prod(global_shape[d + 1:])).reshape(-1)
+    length = local_shape[k - 1] * inner
+    return np.arange(len(starts), dtype=np.int64) * length, starts, length
+
+
+def _device_key(local):
+    if local.device.type == "cpu":
+        return None, 0
+    if local.device.type != "cuda":
+        raise ValueError(f"fastinit fills CPU and CUDA tensors, not {local.device}")
+    index = local.device.index if local.device.index is not None else torch.cuda.current_device()
+    return index, torch.cuda.current_stream(index).cuda_stream
+
+
+# --- executing a plan ------------------------------------------------------------------
+
+
+class _Tables:
+    """Rows of multi-tensor fills, grouped by (device, stream, dtype)."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def add(self, local, dtype, local_offsets, starts, length, stream, seed, family, params,
+            bits):
+        key = _device_key(local) + (dtype,)
+        rows = np.zeros(len(starts), ENTRY)
+        rows["ptr"] = local.data_ptr() + local_offsets * local.element_size()
+        rows["n"] = length
+        rows["start"] = starts
+        rows["seed"] = seed
+        rows["stream"] = stream
+        rows["family"] = family
+        rows["params"][:, :len(params)] = params
+        rows["bits"] = bits
+        self.rows.setdefault(key, []).append(rows)
+
+    def fill(self, backend):
+        for (device, stream, dtype), rows in self.rows.items():
+            arrays.fill_many(dtype, np.concatenate(rows), device, stream, backend)
+
+
+def _elementwise(scheme, global_shape):
+    """("constant", value) or ("random", distribution) of an elementwise scheme."""
+    if isinstance(scheme, Constant):
+        return "constant", scheme.value
+    if isinstance(scheme, _DISTRIBUTIONS):
+        return "random", scheme
+    return "random", scheme.distribution(global_shape)
+
+
+def run(plan, seed, backend=None):
+    """Initialize every target of ``plan`` for ``seed``: elementwise schemes in one
+    multi-tensor fill per (device, dtype), then the functions, then zeroed rows."""
+    seed = _check_u64("seed", seed)
+    tables = _Tables()
+    later = []
+    for target in plan:
+        if target.scheme is None:
+            continue
+        if _is_function(target.scheme):
+            later.append(target)
+            continue
+        local, global_shape, offset = local_part(target.tensor)
+        kind, what = _elementwise(target.scheme, global_shape)
+        if local.numel() == 0:
+            continue
+        if not arrays.has_fill_dtype(local) or arrays.dtype_name(local) not in FLOAT_DTYPES:
+            if kind != "constant":
+                raise TypeError(f"{target.name}: random schemes fill dtypes "
+                                f"{', '.join(FLOAT_DTYPES)}; got {local.dtype}")
+            with torch.no_grad():
+                local.fill_(what)
+            continue
+        if not local.is_contiguous():
+            _fill_strided(target, local, global_shape, offset, kind, what, seed, backend)
+            continue
+        dtype = arrays.dtype_name(local)
+        stream = stream_of(target.name)
+        offsets, starts, length = runs(tuple(local.shape), global_shape, offset)
+        if kind == "constant":
+            tables.add(local, dtype, offsets, starts, length, stream, seed, _CONSTANT, (),
+                       arrays.constant_bits(dtype, what))
+        else:
+            rule = rule_for(what, dtype)
+            tables.add(local, dtype, offsets, starts, length, stream, seed,
+                       FAMILY_RULES[dtype].index(rule.name), [float(v) for v in rule.params], 0)
+    tables.fill(backend)
+    for target in later:
+        _call(target, seed)
+    for target in plan:
+        if target.zero_rows and target.scheme is not None:
+            _zero_rows(target)
+
+
+def _fill_strided(target, local, global_shape, offset, kind, what, seed, backend):
+    """A non-contiguous plain tensor, filled through its strided view."""
+    if any(offset) or tuple(local.shape) != global_shape:
+        raise ValueError(f"{target.name}: a local shard must be contiguous")
+    with torch.no_grad():
+        if kind == "constant":
+            local.fill_(what)
+        else:
+            Generator(seed, stream_of(target.name)).fill(local, what, backend=backend)
+
+
+def _call(target, seed):
+    """Run a function scheme on the whole tensor (gathered to full size for a shard)."""
+    generator = Generator(seed, stream_of(target.name))
+    local, global_shape, offset = local_part(target.tensor)
+    with torch.no_grad():
+        if tuple(local.shape) == global_shape:
+            target.scheme(local, generator=generator)
+            return
+        whole = torch.empty(global_shape, dtype=local.dtype, device=local.device)
+        target.scheme(whole, generator=generator)
+        local.copy_(whole[tuple(slice(o, o + n) for o, n in zip(offset, local.shape))])
+
+
+def _zero_rows(target):
+    local, _, offset = local_part(target.tensor)
+    with torch.no_grad():
+        for row in target.zero_rows:
+            if offset[0] <= row < offset[0] + local.shape[0]:
+                local[row - offset[0]].zero_()
+
+
+# --- checkpoints (skip=) ---------------------------------------------------------------
+
+
+def open_checkpoint(skip):
+    """{canonical name: loader()} of a state dict or a checkpoint file."""
+    if isinstance(skip, Mapping):
+        return {canonical_name(k): (lambda v=v: v) for k, v in skip.items()}
+    if not isinstance(skip, (str, Path)):
+        raise TypeError(f"skip must be a state dict (a mapping of names to tensors) or the "
+                        f"path of a .safetensors or torch.save file, got {type(skip).__name__}")
+    path = Path(skip)
+    if not path.is_file():
+        raise ValueError(f"skip: no checkpoint file at {path}")
+    if path.suffix == ".safetensors":
+        try:
+            from safetensors import safe_open
+        except ImportError:
+            raise ImportError("reading .safetensors checkpoints needs the safetensors package "
+                              "(pip install fastinit[safetensors])") from None
+        handle = safe_open(str(path), framework="pt")
+        return {canonical_name(k): (lambda k=k: handle.get_tensor(k)) for k in handle.keys()}
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return {canonical_name(k): (lambda v=v: v) for k, v in state.items()}
+
+
+def load_checkpoint(module, checkpoint):
+    """Copy every tensor ``checkpoint`` (from ``open_checkpoint``) has into ``module``'s
+    tensor of that name (its local shard for a DTensor); keys the module lacks warn."""
+    names = set()
+    for name, _, _, tensor, _ in own_tensors(module):
+        names.add(name)
+        if name not in checkpoint:
+            continue
+        value = checkpoint[name]()
+        local, global_shape, offset = local_part(tensor)
+        if tuple(value.shape) != global_shape:
+            raise ValueError(f"skip: checkpoint tensor {name} has shape {tuple(value.shape)}, "
+                             f"the model's is {global_shape}")
+        with torch.no_grad():
+            local.copy_(value[tuple(slice(o, o + n) for o, n in zip(offset, local.shape))])
+    unused = sorted(set(checkpoint) - names)
+    if unused:
+        warnings.warn(f"skip: {len(unused)} checkpoint tensor(s) are not in the model and were "
+                      f"not used: {', '.join(unused[:10])}" + (" ..." if len(unused) > 10 else ""),
+                      stacklevel=3)
