@@ -104,7 +104,7 @@ def best_times(methods, time_once, budget_s, max_repeats):
     machine hits every method alike; each method repeats while its total stays under
     ``budget_s``, at most ``max_repeats`` times. ``time_once(fn)`` -> seconds."""
     for fn in methods.values():
-        fn()
+        time_once(fn)
     times = {name: [] for name in methods}
     running = list(methods)
     while running:
@@ -365,11 +365,11 @@ def _working(methods, synchronize, on_note):
     return working
 
 
-def case_rows(distribution, dtype, elements, seconds):
+def case_rows(distribution, dtype, elements, seconds, baseline=TORCH):
     """Rows for one case from ``seconds`` (method -> best seconds), which must hold
-    ``WRITE``, and ``TORCH`` for x_torch (else null)."""
+    ``WRITE``, and ``baseline`` (torch's method) for x_torch (else null)."""
     size = nbytes(dtype, elements)
-    write, torch_s = seconds[WRITE], seconds.get(TORCH)
+    write, torch_s = seconds[WRITE], seconds.get(baseline)
     return [
         dict(zip(ROW_KEYS, (method, distribution, dtype, elements, s, size / s / 1e9,
                             write / s * 100, None if torch_s is None else torch_s / s)))
