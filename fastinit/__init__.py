@@ -8,6 +8,8 @@ never on the backend, device, thread count or sharding.
 - ``fastinit.init`` (also at the top level): ``torch.nn.init``'s functions.
 - ``fastinit.initializers``: ``jax.nn.initializers``' factories.
 - ``fastinit.Generator``: a numpy-style generator over one (seed, stream).
+- ``fastinit.torch`` (import it; needs torch): whole models: ``init_module``,
+  ``materialize`` (meta-device and FSDP2/DTensor-sharded models), ``lsuv_``.
 """
 
 from . import init, initializers
