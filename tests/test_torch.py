@@ -371,3 +371,29 @@ def test_runs_cover_exactly_the_local_block(global_shape, local_shape, offset):
     got = np.concatenate([np.arange(s, s + length) for s in starts])
     assert np.array_equal(got, block)
     assert np.array_equal(offsets, np.arange(len(starts)) * length)
+
+
+# --- CUDA (skipped without a GPU) -------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_gpu
+@pytest.mark.parametrize("backend", ["cupy", "numba_cuda"])
+def test_materialize_on_a_gpu_equals_the_cpu_init_in_one_launch_per_dtype(backend,
+                                                                          monkeypatch):
+    ok, why = arrays.backend_status()[backend]
+    if not ok:
+        pytest.skip(why)
+    calls = []
+    real = arrays.fill_many
+    monkeypatch.setattr(arrays, "fill_many", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    with torch.device("meta"):
+        model = TinyGPT()
+    model.h[0].to(torch.bfloat16)
+    ft.materialize(model, "cuda", seed=7, rules=gpt2_rules(), backend=backend)
+    assert sorted(calls) == ["bfloat16", "float32"]
+    cpu = TinyGPT()
+    cpu.h[0].to(torch.bfloat16)
+    ft.init_module(cpu, seed=7, rules=gpt2_rules())
+    assert_same({k: v.cpu() for k, v in state(model).items()}, state(cpu))
