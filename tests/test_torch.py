@@ -356,21 +356,32 @@ def test_param_init_fn_called_per_module_gives_init_module_values():
 # --- sharded layouts (one process: the pieces a rank would get) -------------------------
 
 
-@pytest.mark.parametrize("global_shape, local_shape, offset", [
-    ((10,), (4,), (6,)),
-    ((7, 5), (3, 5), (2, 0)),
-    ((7, 5), (7, 2), (0, 3)),
-    ((4, 6, 5), (2, 3, 5), (1, 3, 0)),
-    ((4, 6, 5), (4, 6, 2), (0, 0, 1)),
-    ((3, 4), (3, 4), (0, 0)),
+@pytest.mark.parametrize("global_shape, indices", [
+    ((10,), [range(6, 10)]),
+    ((7, 5), [range(2, 5), range(5)]),
+    ((7, 5), [range(7), range(3, 5)]),
+    ((4, 6, 5), [range(1, 3), range(3, 6), range(5)]),
+    ((4, 6, 5), [range(4), range(6), range(1, 3)]),
+    ((3, 4), [range(3), range(4)]),
+    ((8, 6), [[0, 2, 4, 6], range(6)]),  # a strided shard: rows 0, 2, 4, 6
+    ((8, 6), [[1, 2, 5, 6], [0, 1, 4]]),
+    ((8, 6), [[], range(6)]),  # an empty shard
 ])
-def test_runs_cover_exactly_the_local_block(global_shape, local_shape, offset):
-    offsets, starts, length = plan.runs(local_shape, global_shape, offset)
+def test_runs_cover_exactly_the_local_block(global_shape, indices):
+    indices = tuple(np.array(list(ix), np.int64) for ix in indices)
+    offsets, starts, lengths = plan.runs(indices, global_shape)
     index = np.arange(math.prod(global_shape)).reshape(global_shape)
-    block = index[tuple(slice(o, o + n) for o, n in zip(offset, local_shape))].ravel()
-    got = np.concatenate([np.arange(s, s + length) for s in starts])
+    block = index[np.ix_(*indices)].ravel()
+    got = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)] + [[]])
     assert np.array_equal(got, block)
-    assert np.array_equal(offsets, np.arange(len(starts)) * length)
+    assert np.array_equal(offsets, np.cumsum(np.concatenate([[0], lengths]))[:-1])
+    assert torch.equal(plan.take(torch.as_tensor(index), indices), torch.as_tensor(index)[
+        np.ix_(*indices)])
+
+
+def test_a_whole_tensor_is_one_run():
+    offsets, starts, lengths = plan.runs(None, (4, 5))
+    assert list(offsets) == [0] and list(starts) == [0] and list(lengths) == [20]
 
 
 # --- CUDA (skipped without a GPU) -------------------------------------------------------

@@ -186,51 +186,87 @@ def _is_dtensor(tensor):
 
 
 def local_part(tensor):
-    """(local tensor, global shape, global offset of its first element per dimension):
-    a DTensor's local shard, or a plain tensor as its own whole."""
+    """(local tensor, global shape, indices): a DTensor's local shard and, per
+    dimension, the increasing global indices it holds; a plain tensor is its own
+    whole, with indices None."""
     if not _is_dtensor(tensor):
-        return tensor.detach(), tuple(tensor.shape), (0,) * tensor.dim()
-    from torch.distributed.tensor import Partial
-    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+        return tensor.detach(), tuple(tensor.shape), None
+    from torch.distributed.tensor import Partial, Shard
+    from torch.distributed.tensor.placement_types import _StridedShard  # FSDP2 over TP
 
-    if any(isinstance(p, Partial) for p in tensor.placements):
+    global_shape = tuple(tensor.shape)
+    mesh, placements = tensor.device_mesh, tensor.placements
+    if any(isinstance(p, Partial) for p in placements):
         raise ValueError("a Partial DTensor has no values of its own to initialize; "
                          "parameters are Shard or Replicate")
-    shape, offset = compute_local_shape_and_global_offset(tensor.shape, tensor.device_mesh,
-                                                          tensor.placements)
+    coordinate = mesh.get_coordinate()
     local = tensor.to_local().detach()
-    if tuple(local.shape) != tuple(shape):
+    if coordinate is None:  # this rank holds no part of the mesh
+        return local, global_shape, tuple(np.zeros(0, np.int64) for _ in global_shape)
+    indices = []
+    for dim, size in enumerate(global_shape):
+        # each placement that shards ``dim``, in mesh order as distribute_tensor applies
+        # them, applied to the indices of ``dim`` alone
+        shape = [1] * len(global_shape)
+        shape[dim] = size
+        index = torch.arange(size).view(shape)
+        for mesh_dim, placement in enumerate(placements):
+            if (isinstance(placement, (Shard, _StridedShard))
+                    and placement.dim % len(global_shape) == dim):
+                pieces, _ = placement._split_tensor(index, mesh.size(mesh_dim),
+                                                     with_padding=False)
+                here = coordinate[mesh_dim]
+                index = pieces[here] if here < len(pieces) else index.narrow(dim, 0, 0)
+        indices.append(index.reshape(-1).numpy().astype(np.int64))
+    if tuple(local.shape) != tuple(len(i) for i in indices):
         raise ValueError(f"local shard of shape {tuple(local.shape)} is not the "
-                         f"{tuple(shape)} its placements {tensor.placements} give")
-    return local, tuple(tensor.shape), tuple(offset)
+                         f"{tuple(len(i) for i in indices)} its placements {placements} give")
+    return local, global_shape, tuple(indices)
 
 
-def runs(local_shape, global_shape, offset):
-    """(local element offsets, global starts, run length) of the contiguous runs a
-    local block of ``global_shape`` at ``offset`` consists of, in C order."""
-    ndim = len(global_shape)
-    k = ndim
-    while k > 0 and local_shape[k - 1] == global_shape[k - 1]:
+def _is_whole(indices, global_shape):
+    return indices is None or all(
+        len(ix) == n and (n == 0 or (ix[0] == 0 and (np.diff(ix) == 1).all()))
+        for ix, n in zip(indices, global_shape))
+
+
+def runs(indices, global_shape):
+    """(local element offsets, global starts, lengths) of the runs of consecutive
+    global C-order indices that a local block holds, in the block's C order; the block
+    is the Cartesian product of per-dimension global ``indices`` (None: the whole)."""
+    numel = math.prod(global_shape) if indices is None else math.prod(map(len, indices))
+    if numel == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    k = len(global_shape)
+    while k > 0 and (indices is None or _is_whole(indices[k - 1:k], global_shape[k - 1:k])):
         k -= 1
-    numel = math.prod(local_shape)
     if k == 0:
-        return np.zeros(1, np.int64), np.zeros(1, np.int64), numel
+        return np.zeros(1, np.int64), np.zeros(1, np.int64), np.full(1, numel, np.int64)
     inner = math.prod(global_shape[k:])
-    starts = np.full(1, offset[k - 1] * inner, np.int64)
-    for d in range(k - 1):  # the dimensions before the partial one, outermost first
-        index = np.arange(offset[d], offset[d] + local_shape[d], dtype=np.int64)
-        starts = (starts[:, None] + index[None, :] * math.prod(global_shape[d + 1:])).reshape(-1)
-    length = local_shape[k - 1] * inner
-    return np.arange(len(starts), dtype=np.int64) * length, starts, length
+    cut = indices[k - 1]
+    first = np.flatnonzero(np.diff(cut, prepend=cut[0] - 2) != 1)  # each run's first index
+    lengths = np.diff(first, append=len(cut)) * inner
+    global_base, local_base = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    for d in range(k - 1):  # the dimensions before the cut one, outermost first
+        stride = math.prod(global_shape[d + 1:])
+        global_base = (global_base[:, None] + indices[d][None, :] * stride).reshape(-1)
+        local_base = (local_base[:, None] * len(indices[d])
+                      + np.arange(len(indices[d]), dtype=np.int64)[None, :]).reshape(-1)
+    offsets = (local_base[:, None] * (len(cut) * inner) + first[None, :] * inner).reshape(-1)
+    starts = (global_base[:, None] + cut[first][None, :] * inner).reshape(-1)
+    return offsets, starts, np.tile(lengths, len(global_base))
 
 
-def _device_key(local):
-    if local.device.type == "cpu":
-        return None, 0
-    if local.device.type != "cuda":
-        raise ValueError(f"fastinit fills CPU and CUDA tensors, not {local.device}")
-    index = local.device.index if local.device.index is not None else torch.cuda.current_device()
-    return index, torch.cuda.current_stream(index).cuda_stream
+def take(tensor, indices):
+    """The block of ``tensor`` (global shape) that per-dimension ``indices`` select."""
+    if indices is None:
+        return tensor
+    for dim, index in enumerate(indices):
+        if len(index) and (np.diff(index) == 1).all():
+            tensor = tensor.narrow(dim, int(index[0]), len(index))
+        else:
+            tensor = tensor.index_select(dim, torch.as_tensor(index, device=tensor.device))
+    return tensor
 
 
 # --- executing a plan ------------------------------------------------------------------
@@ -241,24 +277,35 @@ class _Tables:
 
     def __init__(self):
         self.rows = {}
+        self.streams = {}
 
-    def add(self, local, dtype, local_offsets, starts, length, stream, seed, family, params,
-            bits):
-        key = _device_key(local) + (dtype,)
-        rows = np.zeros(len(starts), ENTRY)
-        rows["ptr"] = local.data_ptr() + local_offsets * local.element_size()
-        rows["n"] = length
-        rows["start"] = starts
-        rows["seed"] = seed
-        rows["stream"] = stream
-        rows["family"] = family
-        rows["params"][:, :len(params)] = params
-        rows["bits"] = bits
-        self.rows.setdefault(key, []).append(rows)
+    def _device_key(self, local):
+        if local.device.type == "cpu":
+            return None, 0
+        if local.device.type != "cuda":
+            raise ValueError(f"fastinit fills CPU and CUDA tensors, not {local.device}")
+        index = (local.device.index if local.device.index is not None
+                 else torch.cuda.current_device())
+        if index not in self.streams:
+            self.streams[index] = torch.cuda.current_stream(index).cuda_stream
+        return index, self.streams[index]
+
+    def add(self, local, dtype, indices, global_shape, stream, seed, family, params, bits):
+        rows = self.rows.setdefault(self._device_key(local) + (dtype,), [])
+        params = tuple(params)
+        params += (0.0,) * (7 - len(params))
+        if indices is None:
+            rows.append((local.data_ptr(), local.numel(), 0, seed, stream, 0, family, params,
+                         bits))
+            return
+        offsets, starts, lengths = runs(indices, global_shape)
+        ptr, size = local.data_ptr(), local.element_size()
+        rows.extend((ptr + int(o) * size, int(n), int(a), seed, stream, 0, family, params, bits)
+                    for o, a, n in zip(offsets, starts, lengths))
 
     def fill(self, backend):
         for (device, stream, dtype), rows in self.rows.items():
-            arrays.fill_many(dtype, np.concatenate(rows), device, stream, backend)
+            arrays.fill_many(dtype, np.array(rows, ENTRY), device, stream, backend)
 
 
 def _elementwise(scheme, global_shape):
@@ -282,11 +329,12 @@ def run(plan, seed, backend=None):
         if _is_function(target.scheme):
             later.append(target)
             continue
-        local, global_shape, offset = local_part(target.tensor)
+        local, global_shape, indices = local_part(target.tensor)
         kind, what = _elementwise(target.scheme, global_shape)
         if local.numel() == 0:
             continue
-        if not arrays.has_fill_dtype(local) or arrays.dtype_name(local) not in FLOAT_DTYPES:
+        dtype = str(local.dtype).removeprefix("torch.")
+        if dtype not in FLOAT_DTYPES:
             if kind != "constant":
                 raise TypeError(f"{target.name}: random schemes fill dtypes "
                                 f"{', '.join(FLOAT_DTYPES)}; got {local.dtype}")
@@ -294,18 +342,16 @@ def run(plan, seed, backend=None):
                 local.fill_(what)
             continue
         if not local.is_contiguous():
-            _fill_strided(target, local, global_shape, offset, kind, what, seed, backend)
+            _fill_strided(target, local, indices, global_shape, kind, what, seed, backend)
             continue
-        dtype = arrays.dtype_name(local)
         stream = stream_of(target.name)
-        offsets, starts, length = runs(tuple(local.shape), global_shape, offset)
         if kind == "constant":
-            tables.add(local, dtype, offsets, starts, length, stream, seed, _CONSTANT, (),
+            tables.add(local, dtype, indices, global_shape, stream, seed, _CONSTANT, (),
                        arrays.constant_bits(dtype, what))
         else:
             rule = rule_for(what, dtype)
-            tables.add(local, dtype, offsets, starts, length, stream, seed,
-                       FAMILY_RULES[dtype].index(rule.name), [float(v) for v in rule.params], 0)
+            tables.add(local, dtype, indices, global_shape, stream, seed,
+                       FAMILY_RULES[dtype].index(rule.name), map(float, rule.params), 0)
     tables.fill(backend)
     for target in later:
         _call(target, seed)
@@ -314,9 +360,9 @@ def run(plan, seed, backend=None):
             _zero_rows(target)
 
 
-def _fill_strided(target, local, global_shape, offset, kind, what, seed, backend):
+def _fill_strided(target, local, indices, global_shape, kind, what, seed, backend):
     """A non-contiguous plain tensor, filled through its strided view."""
-    if any(offset) or tuple(local.shape) != global_shape:
+    if not _is_whole(indices, global_shape):
         raise ValueError(f"{target.name}: a local shard must be contiguous")
     with torch.no_grad():
         if kind == "constant":
@@ -326,24 +372,26 @@ def _fill_strided(target, local, global_shape, offset, kind, what, seed, backend
 
 
 def _call(target, seed):
-    """Run a function scheme on the whole tensor (gathered to full size for a shard)."""
+    """Run a function scheme on the whole tensor (at full size on each rank for a shard,
+    which keeps its block)."""
     generator = Generator(seed, stream_of(target.name))
-    local, global_shape, offset = local_part(target.tensor)
+    local, global_shape, indices = local_part(target.tensor)
     with torch.no_grad():
-        if tuple(local.shape) == global_shape:
+        if indices is None:
             target.scheme(local, generator=generator)
             return
         whole = torch.empty(global_shape, dtype=local.dtype, device=local.device)
         target.scheme(whole, generator=generator)
-        local.copy_(whole[tuple(slice(o, o + n) for o, n in zip(offset, local.shape))])
+        local.copy_(take(whole, indices))
 
 
 def _zero_rows(target):
-    local, _, offset = local_part(target.tensor)
+    local, _, indices = local_part(target.tensor)
+    rows = np.arange(local.shape[0]) if indices is None else indices[0]
     with torch.no_grad():
         for row in target.zero_rows:
-            if offset[0] <= row < offset[0] + local.shape[0]:
-                local[row - offset[0]].zero_()
+            for position in np.flatnonzero(rows == row):
+                local[int(position)].zero_()
 
 
 # --- checkpoints (skip=) ---------------------------------------------------------------
@@ -380,12 +428,12 @@ def load_checkpoint(module, checkpoint):
         if name not in checkpoint:
             continue
         value = checkpoint[name]()
-        local, global_shape, offset = local_part(tensor)
+        local, global_shape, indices = local_part(tensor)
         if tuple(value.shape) != global_shape:
             raise ValueError(f"skip: checkpoint tensor {name} has shape {tuple(value.shape)}, "
                              f"the model's is {global_shape}")
         with torch.no_grad():
-            local.copy_(value[tuple(slice(o, o + n) for o, n in zip(offset, local.shape))])
+            local.copy_(take(value, indices))
     unused = sorted(set(checkpoint) - names)
     if unused:
         warnings.warn(f"skip: {len(unused)} checkpoint tensor(s) are not in the model and were "
