@@ -33,7 +33,7 @@ def _last_draws(model, monkeypatch):
 def test_gpt2_rules_draw_what_init_weights_draws(monkeypatch):
     model = bench.GPT2(*bench.CONFIGS["gpt2-tiny"])
     expected = _last_draws(model, monkeypatch)
-    plan = ft.plan.targets(model, bench.gpt2_rules(model.n_layer))
+    plan = ft.plan.targets(model, ft.plan.schemes(model, bench.gpt2_rules(model.n_layer)))
     got = {t.name: t.scheme for t in plan}
     # ln weights: no rule, the LayerNorm default ones, which _init_weights also fills
     assert got == expected

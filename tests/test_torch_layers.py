@@ -18,7 +18,7 @@ from torch import nn
 import fastinit.torch as ft
 from fastinit import Normal, Uniform
 from fastinit.schemes import Constant
-from fastinit.torch.plan import targets
+from fastinit.torch.plan import schemes, targets
 
 LAYERS = {
     "Linear": lambda: nn.Linear(300, 40),
@@ -107,7 +107,7 @@ def torch_draws(make, monkeypatch):
 def planned(layer):
     """{name: the concrete distribution or constant fastinit draws}."""
     result = {}
-    for target in targets(layer):
+    for target in targets(layer, schemes(layer)):
         scheme = target.scheme
         if hasattr(scheme, "distribution"):
             scheme = scheme.distribution(tuple(target.tensor.shape))

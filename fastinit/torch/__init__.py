@@ -40,8 +40,8 @@ from torch import nn
 from ..generator import _check_u64
 from .lsuv import LSUV_TYPES, lsuv_
 from .names import canonical_name, stream_of
-from .plan import (Target, load_checkpoint, open_checkpoint, own_tensors, run, schemes,
-                   targets)
+from .plan import (Target, _is_dtensor, load_checkpoint, open_checkpoint, own_tensors, run,
+                   schemes, targets)
 
 __all__ = ["LSUV_TYPES", "canonical_name", "init_module", "lsuv_", "materialize", "param_init_fn",
            "stream_of"]
@@ -53,11 +53,12 @@ def _check_module(module):
 
 
 def _plan(module, seed, rules, skip):
-    """(checkpoint, targets to initialize): everything validated before anything is written."""
+    """(checkpoint, {name: (scheme, zero rows)} of the tensors to initialize): everything
+    validated before anything is written."""
     _check_u64("seed", seed)
     checkpoint = open_checkpoint(skip) if skip is not None else {}
-    plan = targets(module, rules, provided=checkpoint.keys())
-    return checkpoint, [t for t in plan if t.name not in checkpoint]
+    plan = schemes(module, rules, provided=checkpoint.keys())
+    return checkpoint, {name: v for name, v in plan.items() if name not in checkpoint}
 
 
 def init_module(module, seed=0, rules=None, *, skip=None, backend=None):
@@ -99,7 +100,7 @@ def init_module(module, seed=0, rules=None, *, skip=None, backend=None):
                              "fastinit.torch.materialize(module, device, ...)")
     checkpoint, plan = _plan(module, seed, rules, skip)
     load_checkpoint(module, checkpoint)
-    run(plan, seed, backend)
+    run(targets(module, plan), seed, backend)
     return module
 
 
@@ -113,19 +114,23 @@ def _allocate(module, device, recurse=True):
             for name, tensor in table.items():
                 if tensor is not None:
                     places.setdefault(id(tensor), []).append((table, name))
-    module._apply(lambda t: torch.empty_like(t, device=device) if t.is_meta else t.to(device),
-                  recurse=recurse)
+    def allocate(t):
+        if not t.is_meta:
+            return t.to(device)
+        if _is_dtensor(t):
+            return torch.empty_like(t, device=device)
+        return torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=device)
+
+    module._apply(allocate, recurse=recurse)
     for (first_table, first_name), *others in places.values():
         for table, name in others:
             table[name] = first_table[first_name]
 
 
-def _check_meta_buffers(module, seed, rules, skip):
-    """Validate a materialization before allocating: meta buffers need a scheme too."""
-    checkpoint, plan = _plan(module, seed, rules, skip)
-    covered = {t.name for t in plan} | set(checkpoint)
+def _check_meta_buffers(module, plan, checkpoint):
+    """Meta buffers need a scheme or a checkpoint too: a ValueError before allocating."""
     orphans = [name for name, _, _, tensor, is_buffer in own_tensors(module)
-               if is_buffer and tensor.is_meta and name not in covered]
+               if is_buffer and tensor.is_meta and name not in plan and name not in checkpoint]
     if orphans:
         raise ValueError("meta buffer(s) " + ", ".join(orphans) + " have no values and no "
                          "rule: give each a scheme in rules= (a function fn(tensor, "
@@ -159,11 +164,11 @@ def materialize(module, device, seed=0, rules=None, *, skip=None, backend=None):
     """
     _check_module(module)
     device = torch.device(device)
-    _check_meta_buffers(module, seed, rules, skip)
-    _allocate(module, device)
     checkpoint, plan = _plan(module, seed, rules, skip)
+    _check_meta_buffers(module, plan, checkpoint)
+    _allocate(module, device)
     load_checkpoint(module, checkpoint)
-    run(plan, seed, backend)
+    run(targets(module, plan), seed, backend)
     return module
 
 

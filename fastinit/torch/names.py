@@ -15,6 +15,8 @@ WRAPPER_PREFIXES = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_or
 
 def canonical_name(name):
     """``name`` without the wrapper prefixes of ``WRAPPER_PREFIXES``, at any depth."""
+    if "_" not in name:
+        return name
     for prefix in WRAPPER_PREFIXES:
         name = name.replace("." + prefix, ".")
         if name.startswith(prefix):

@@ -167,9 +167,8 @@ def _is_function(scheme):
         scheme, "distribution") and scheme is not None
 
 
-def targets(module, rules=None, provided=frozenset()):
-    """The plan of ``module``: a ``Target`` per tensor a scheme covers (``schemes``)."""
-    plan = schemes(module, rules, provided)
+def targets(module, plan):
+    """A ``Target`` per tensor of ``module`` that ``plan`` (from ``schemes``) names."""
     return [Target(name, tensor, *plan[name])
             for name, _, _, tensor, _ in own_tensors(module) if name in plan]
 
