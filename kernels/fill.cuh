@@ -6,7 +6,8 @@
 // outside the destination's n elements is ever written.
 //
 // Each thread computes whole Philox blocks in a grid-stride loop, so any grid and block shape
-// gives the same output; indices are 64-bit throughout.
+// gives the same output; indices are 64-bit throughout. fill_many does the same for a table of
+// contiguous destinations in one launch.
 #pragma once
 #ifndef __CUDACC__
 #include "emulation.h"
@@ -35,8 +36,27 @@ struct Layout {
   int ndim;
 };
 
-// The launcher passes these by value, laid out as on the host (x86-64 / aarch64).
-static_assert(sizeof(Counter) == 24 && sizeof(Params) == 56 && sizeof(Layout) == 136,
+// One destination of fill_many: fastinit.backends.ENTRY, byte for byte. The n contiguous
+// elements at ptr hold logical elements [start, start + n) of the stream (c.seed, c.stream)
+// from Philox block c.block0 on, by the rule of `family` (an index into
+// fastinit.backends.FAMILIES) with parameters p; a constant row holds the storage word `bits`.
+struct Entry {
+  void* ptr;
+  long long n, start;
+  Counter c;
+  int family;
+  Params p;
+  unsigned long long bits;
+};
+
+namespace family {  // fastinit.backends.FAMILIES, in order
+constexpr int uniform = 0, normal = 1, truncnorm = 2, constant = 3;
+}
+
+// The launcher passes these by value (Entry: in device memory), laid out as on the host
+// (x86-64 / aarch64).
+static_assert(sizeof(Counter) == 24 && sizeof(Params) == 56 && sizeof(Layout) == 136 &&
+                  sizeof(Entry) == 120,
               "kernel argument layout changed: update the launcher");
 
 // --- rules: one Philox block's four words to its E values (cpu.py's _emit_*) --------------
@@ -230,6 +250,34 @@ struct u8 {
 
 }  // namespace store
 
+// The rule each random family follows for a store (fastinit.backends.FAMILY_RULES).
+template <class Store>
+struct family_rules;
+
+template <>
+struct family_rules<store::f16> {
+  using uniform = rule::uniform16;
+  using normal = rule::normal32;
+  using truncnorm = rule::truncnorm32;
+};
+
+template <>
+struct family_rules<store::bf16> : family_rules<store::f16> {};
+
+template <>
+struct family_rules<store::f32> {
+  using uniform = rule::uniform32;
+  using normal = rule::normal32;
+  using truncnorm = rule::truncnorm32;
+};
+
+template <>
+struct family_rules<store::f64> {
+  using uniform = rule::uniform64;
+  using normal = rule::normal64;
+  using truncnorm = rule::truncnorm64;
+};
+
 // --- helpers -------------------------------------------------------------------------------
 
 __device__ __forceinline__ long long thread_rank() {
@@ -319,27 +367,109 @@ __device__ __forceinline__ void block_words(const Rule& rule, const Counter& c, 
   for (int q = 0; q < Rule::E; ++q) w[q] = Store::put(v[q]);
 }
 
+// p, which the compiler must take as it is: an address in global memory (every destination is)
+// that it may not re-derive. Left to itself, NVVM splits a vector store into words, rewrites each
+// word's address from the arithmetic behind p and then may fail to merge them back into one
+// store (it did in fill_many, whose block addresses derive from a loaded table).
+template <class T>
+__device__ __forceinline__ T* opaque_global(T* p) {
+#ifdef __CUDACC__
+  asm("" : "+l"(p));
+  __builtin_assume(__isGlobal(p));
+#endif
+  return p;
+}
+
+// w[q] to out[j0 + q] for the q with 0 <= j0 + q < n: one vector store when all E lie inside
+// and out + j0 is aligned to block_alignment, else one scalar store each.
+template <class Word, int E>
+__device__ __forceinline__ void put_block(Word* out, long long j0, long long n,
+                                          const Word (&w)[E]) {
+  if (j0 >= 0 && j0 + E <= n && is_aligned(out + j0, block_alignment<Word, E>())) {
+    store_block(opaque_global(out + j0), w);
+  } else {
+    for (int q = 0; q < E; ++q)
+      if (j0 + q >= 0 && j0 + q < n) out[j0 + q] = w[q];
+  }
+}
+
+// Blocks b, b + step, ... below last of a contiguous fill (destination element j at out + j
+// holds logical element start + j, 0 <= j < n); returns the first b >= last it reached.
+template <class Rule, class Store>
+__device__ __forceinline__ long long fill_blocks(typename Store::word* out, const Rule& rule,
+                                                 const Counter& c, long long start, long long n,
+                                                 long long b, long long last, long long step) {
+  for (; b < last; b += step) {
+    typename Store::word w[Rule::E];
+    block_words<Rule, Store>(rule, c, b, w);
+    put_block(out, b * Rule::E - start, n, w);  // b * E - start: the block's first element
+  }
+  return b;
+}
+
+// A constant fill writes groups of GROUP<Word> elements, 16 bytes: group k holds destination
+// elements [k * G - phase, k * G - phase + G), where phase counts the elements between dst and
+// the 16-byte boundary at or below it, so every whole group is 16-byte aligned and goes out in
+// one store (a dst not aligned to its word has phase 0 and gets scalar stores only).
+template <class Word>
+constexpr int GROUP = 16 / sizeof(Word);
+
+template <class Word>
+__device__ __forceinline__ long long constant_phase(const void* dst) {
+  const unsigned long long address = reinterpret_cast<unsigned long long>(dst);
+  return address % sizeof(Word) == 0 ? address % 16 / sizeof(Word) : 0;
+}
+
+// The groups that cover n elements at dst: ceil((phase + n) / G), and 0 when n is 0.
+template <class Word>
+__device__ __forceinline__ long long constant_groups(const void* dst, long long n) {
+  return n > 0 ? (constant_phase<Word>(dst) + n + GROUP<Word> - 1) / GROUP<Word> : 0;
+}
+
+// Groups k, k + step, ... below last of n copies of value at out; returns the first k >= last.
+template <class Word>
+__device__ __forceinline__ long long fill_groups(Word* out, long long n, Word value, long long k,
+                                                 long long last, long long step) {
+  Word w[GROUP<Word>];
+  for (int q = 0; q < GROUP<Word>; ++q) w[q] = value;
+  const long long phase = constant_phase<Word>(out);
+  for (; k < last; k += step) put_block(out, k * GROUP<Word> - phase, n, w);
+  return k;
+}
+
+// The row e >= lo with first[e] <= g < first[e + 1], by bisection; first is nondecreasing and
+// first[lo] <= g < first[rows].
+__device__ __forceinline__ int row_of(const long long* first, int lo, int rows, long long g) {
+  int hi = rows;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    if (first[mid] <= g)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// Work items k, k + step, ... below items of a random row (item k: Philox block start / E + k);
+// returns the first k >= items.
+template <class Rule, class Store>
+__device__ __forceinline__ long long fill_row(const Entry& row, long long k, long long items,
+                                              long long step) {
+  typename Store::word* const out = opaque_global(static_cast<typename Store::word*>(row.ptr));
+  const long long b0 = row.start / Rule::E;
+  return fill_blocks<Rule, Store>(out, Rule(row.p), row.c, row.start, row.n, b0 + k, b0 + items,
+                                  step) - b0;
+}
+
 // --- kernels ---------------------------------------------------------------------------------
 
 // Destination element j at dst + j.
 template <class Rule, class Store>
 __global__ void fill(void* dst, Counter c, long long start, long long n, Params p) {
-  using Word = typename Store::word;
   constexpr int E = Rule::E;
-  const Rule rule(p);
-  Word* const out = static_cast<Word*>(dst);
-  const long long last = (start + n + E - 1) / E;
-  for (long long b = start / E + thread_rank(); b < last; b += thread_count()) {
-    Word w[E];
-    block_words<Rule, Store>(rule, c, b, w);
-    const long long j0 = b * E - start;  // destination index of the block's first element
-    if (j0 >= 0 && j0 + E <= n && is_aligned(out + j0, block_alignment<Word, E>())) {
-      store_block(out + j0, w);
-    } else {
-      for (int q = 0; q < E; ++q)
-        if (j0 + q >= 0 && j0 + q < n) out[j0 + q] = w[q];
-    }
-  }
+  fill_blocks<Rule, Store>(static_cast<typename Store::word*>(dst), Rule(p), c, start, n,
+                           start / E + thread_rank(), (start + n + E - 1) / E, thread_count());
 }
 
 // Destination element j at dst + (C-order multi-index of j in l.shape) . l.stride.
@@ -370,33 +500,8 @@ __global__ void fill_strided(void* dst, Counter c, long long start, long long n,
 // n copies of value at dst, dst + 1, ...: 16-byte stores where aligned, scalar head and tail.
 template <class Word>
 __global__ void fill_constant(void* dst, long long n, Word value) {
-  constexpr int PER_VECTOR = 16 / sizeof(Word);
-  Word* const out = static_cast<Word*>(dst);
-  const unsigned long long address = reinterpret_cast<unsigned long long>(dst);
-  long long head = n;  // a pointer not aligned to its word never reaches a 16-byte boundary
-  if (address % sizeof(Word) == 0) head = (16 - address % 16) % 16 / sizeof(Word);
-  if (head > n) head = n;
-  const long long vectors = (n - head) / PER_VECTOR;
-  const long long body_end = head + vectors * PER_VECTOR;
-
-  unsigned int low, high;  // the pattern's 32-bit lanes alternate low, high
-  if constexpr (sizeof(Word) == 8) {
-    low = static_cast<unsigned int>(value);
-    high = static_cast<unsigned int>(value >> 32);
-  } else if constexpr (sizeof(Word) == 4) {
-    low = high = value;
-  } else if constexpr (sizeof(Word) == 2) {
-    low = high = 0x00010001u * value;
-  } else {
-    low = high = 0x01010101u * value;
-  }
-  const uint4 pattern = make_uint4(low, high, low, high);
-
-  const long long first = thread_rank(), step = thread_count();
-  for (long long j = first; j < head; j += step) out[j] = value;
-  uint4* const body = reinterpret_cast<uint4*>(out + head);
-  for (long long k = first; k < vectors; k += step) body[k] = pattern;
-  for (long long j = body_end + first; j < n; j += step) out[j] = value;
+  fill_groups(static_cast<Word*>(dst), n, value, thread_rank(), constant_groups<Word>(dst, n),
+              thread_count());
 }
 
 // n copies of value at the strided offsets of l.
@@ -404,6 +509,42 @@ template <class Word>
 __global__ void fill_constant_strided(void* dst, long long n, Word value, Layout l) {
   Word* const out = static_cast<Word*>(dst);
   for (long long j = thread_rank(); j < n; j += thread_count()) out[strided_offset(l, j)] = value;
+}
+
+// Every row of table[0..rows) in one launch. A row's work items are its Philox blocks,
+// [start / E, ceil((start + n) / E)), for a random family, and its constant_groups for a
+// constant; the rows' items lie end to end, row e's at [first[e], first[e + 1]) (first[0] = 0,
+// first[rows] = total), and a grid-stride loop walks them. A thread finds the row of its item
+// by bisection over first, but only when it leaves a row; inside one it runs that row's loop
+// (fill_blocks, fill_groups) with the rule built once.
+template <class Store>
+__global__ void fill_many(const Entry* __restrict__ table, const long long* __restrict__ first,
+                          int rows, long long total) {
+  using Word = typename Store::word;
+  using Rules = family_rules<Store>;
+  const long long step = thread_count();
+  long long g = thread_rank();
+  for (int e = 0; g < total; ++e) {  // after a row, g >= first[e + 1]: search from e + 1
+    e = row_of(first, e, rows, g);
+    const Entry& row = table[e];
+    const long long k = g - first[e], items = first[e + 1] - first[e];
+    long long end;  // the thread's first item past the row
+    switch (row.family) {
+      case family::uniform:
+        end = fill_row<typename Rules::uniform, Store>(row, k, items, step);
+        break;
+      case family::normal:
+        end = fill_row<typename Rules::normal, Store>(row, k, items, step);
+        break;
+      case family::truncnorm:
+        end = fill_row<typename Rules::truncnorm, Store>(row, k, items, step);
+        break;
+      default:  // family::constant
+        end = fill_groups(opaque_global(static_cast<Word*>(row.ptr)), row.n,
+                          static_cast<Word>(row.bits), k, items, step);
+    }
+    g = first[e] + end;
+  }
 }
 
 }  // namespace fastinit

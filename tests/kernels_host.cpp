@@ -88,6 +88,17 @@ int run_constant_bytes(int word_bytes, void* dst, long long n, unsigned long lon
   }
 }
 
+// fill_many<Store> for every store that has one.
+struct Many {
+  const char* store;
+  void (*kernel)(const Entry*, const long long*, int, long long);
+};
+
+const Many MANY[] = {{"f16", fill_many<store::f16>},
+                     {"bf16", fill_many<store::bf16>},
+                     {"f32", fill_many<store::f32>},
+                     {"f64", fill_many<store::f64>}};
+
 }  // namespace
 
 extern "C" {
@@ -118,8 +129,21 @@ int fastinit_fill_constant(int word_bytes, void* dst, long long n, unsigned long
   return run_constant_bytes(word_bytes, dst, n, value, ndim < 0 ? nullptr : &l, grid, block);
 }
 
+// fill_many<Store> over table[0..rows) (backends.ENTRY rows) and first[0..rows], on a grid x
+// block launch. Returns 0, or -1 for a store without fill_many.
+int fastinit_fill_many(const char* store_name, const void* table, const long long* first,
+                       int rows, long long total, unsigned int grid, unsigned int block) {
+  for (const Many& m : MANY) {
+    if (strcmp(m.store, store_name) != 0) continue;
+    launch(grid, block, m.kernel, static_cast<const Entry*>(table), first, rows, total);
+    return 0;
+  }
+  return -1;
+}
+
 // The kernel a CuPy name expression names (fastinit::fill<fastinit::rule::R,
-// fastinit::store::S>, fill_strided<...>, fill_constant<W>, fill_constant_strided<W>),
+// fastinit::store::S>, fill_strided<...>, fill_constant<W>, fill_constant_strided<W>,
+// fill_many<fastinit::store::S>),
 // launched with its arguments packed as cuLaunchKernel takes them: args[i] points at the
 // bytes of argument i. This is how the cupy backend's packing is checked without a GPU.
 int fastinit_launch(const char* name, unsigned int grid, unsigned int block, void** args) {
@@ -142,6 +166,20 @@ int fastinit_launch(const char* name, unsigned int grid, unsigned int block, voi
       if (strided) memcpy(&l, args[5], sizeof l);
       return pair.fill(dst, c, start, n, p, strided ? &l : nullptr, grid, block);
     }
+  }
+  for (const Many& m : MANY) {
+    snprintf(expected, sizeof expected, "fastinit::fill_many<fastinit::store::%s>", m.store);
+    if (strcmp(name, expected) != 0) continue;
+    const Entry* table;
+    const long long* first;
+    int rows;
+    long long total;
+    memcpy(&table, args[0], sizeof table);
+    memcpy(&first, args[1], sizeof first);
+    memcpy(&rows, args[2], sizeof rows);
+    memcpy(&total, args[3], sizeof total);
+    launch(grid, block, m.kernel, table, first, rows, total);
+    return 0;
   }
   const char* words[] = {"unsigned char", "unsigned short", "unsigned int", "unsigned long long"};
   for (int k = 0; k < 4; ++k) {

@@ -1,7 +1,10 @@
 """The CuPy backend: CUDA C from kernels/ through one RawModule.
 
 Without a GPU this checks what the launcher promises the kernels (names, the by-value
-structs' layouts, the compile options). With one (CuPy and a CUDA device present) it
+structs' layouts, the compile options; with cuda-python's NVRTC, that the module compiles
+and every name expression resolves), and, with the kernels built for the host, that its
+launches (``fill_many``'s table and work prefix included) write the CPU backend's values.
+With one (CuPy and a CUDA device present) it
 checks that every rule and dtype equals the CPU backend bit for bit on CuPy arrays and
 torch CUDA tensors of any layout, past 2^31 and 2^32 elements, on the caller's stream,
 without allocating; that compute-sanitizer finds nothing; and that the raw stream is
@@ -11,6 +14,7 @@ cuRAND's Philox4_32_10 stream.
 import ctypes
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +25,7 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit.backends import ENTRY, FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
 from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
@@ -43,6 +48,8 @@ def test_every_rule_and_dtype_has_its_kernels():
                 cupy_backend.NAME_EXPRESSIONS)
     for itemsize in (1, 2, 4, 8):
         assert cupy_backend.constant_name(itemsize, True) in cupy_backend.NAME_EXPRESSIONS
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        assert cupy_backend.many_name(dtype) in cupy_backend.NAME_EXPRESSIONS
 
 
 def test_structs_match_the_kernels_layout():
@@ -52,6 +59,11 @@ def test_structs_match_the_kernels_layout():
     assert cupy_backend.PARAMS.itemsize == 56
     assert cupy_backend.LAYOUT.itemsize == 8 * 8 * 2 + 8
     assert cupy_backend.LAYOUT.fields["ndim"][1] == 128
+    # Entry {void* ptr; i64 n, start; Counter c; int family; Params p; u64 bits;}
+    offsets = {name: field[1] for name, field in ENTRY.fields.items()}
+    assert offsets == {"ptr": 0, "n": 8, "start": 16, "seed": 24, "stream": 32, "block0": 40,
+                       "family": 48, "params": 56, "bits": 112}
+    assert ENTRY.itemsize == 120
 
 
 def test_kernels_compile_without_contraction_and_recompile_when_edited():
@@ -62,10 +74,41 @@ def test_kernels_compile_without_contraction_and_recompile_when_edited():
     assert any(o.startswith("-DFASTINIT_SOURCE_HASH=") for o in options)
 
 
+def test_the_module_compiles_under_nvrtc_without_fma():
+    """NVRTC (cuda-python's bindings; no GPU, no CuPy) compiles kernels/fastinit.cu with the
+    launcher's options and resolves every name expression to a PTX kernel holding no fma."""
+    nvrtc = pytest.importorskip("cuda.bindings.nvrtc")
+
+    def ok(result):
+        assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, result[0]
+        return result[1] if len(result) > 1 else None
+
+    source = (cupy_backend.KERNEL_DIR / "fastinit.cu").read_bytes()
+    program = ok(nvrtc.nvrtcCreateProgram(source, b"fastinit.cu", 0, [], []))
+    for name in cupy_backend.NAME_EXPRESSIONS:
+        ok(nvrtc.nvrtcAddNameExpression(program, name.encode()))
+    options = [o.encode() for o in cupy_backend.compile_options()] + [b"-arch=compute_90"]
+    if nvrtc.nvrtcCompileProgram(program, len(options), options)[0] != (
+            nvrtc.nvrtcResult.NVRTC_SUCCESS):
+        log = b" " * ok(nvrtc.nvrtcGetProgramLogSize(program))
+        nvrtc.nvrtcGetProgramLog(program, log)
+        pytest.fail(log.decode())
+    ptx = b" " * ok(nvrtc.nvrtcGetPTXSize(program))
+    ok(nvrtc.nvrtcGetPTX(program, ptx))
+    kernels = dict(re.findall(r"\.entry (\w+)\((.*?)\n}", ptx.decode(), re.S))
+    assert len(kernels) == len(set(cupy_backend.NAME_EXPRESSIONS))
+    for name in cupy_backend.NAME_EXPRESSIONS:
+        body = kernels[ok(nvrtc.nvrtcGetLoweredName(program, name.encode())).decode()]
+        assert "fma." not in body, name
+    ok(nvrtc.nvrtcDestroyProgram(program))
+
+
 # --- the launcher driving the kernels, emulated on the host (no GPU needed) ----------------
 
 from conftest import HostAsDevice  # noqa: E402
 from test_kernels import host  # noqa: E402, F401  (the kernels built as C++: a fixture)
+from test_kernels import (POISON, many_first, many_layout, many_specs, many_table,  # noqa: E402
+                          poisoned)
 
 from fastinit import arrays  # noqa: E402
 from fastinit.backends import STORAGE, cpu  # noqa: E402
@@ -78,8 +121,11 @@ def emulated(host, monkeypatch):
     of each numpy scalar, structs included) and passed as cuLaunchKernel takes them."""
     launches = []
 
-    def launch(view, name, args, work_items):
-        buffers = [ctypes.create_string_buffer(np.asarray(a).tobytes()) for a in args]
+    def launch(device, stream, name, args, work_items):
+        copies = [np.array(a) for a in args if isinstance(a, np.ndarray)]  # "device" copies
+        pointers = iter(np.uint64(c.ctypes.data) for c in copies)
+        packed = [next(pointers) if isinstance(a, np.ndarray) else a for a in args]
+        buffers = [ctypes.create_string_buffer(np.asarray(a).tobytes()) for a in packed]
         argv = (ctypes.c_void_p * len(args))(*[ctypes.addressof(b) for b in buffers])
         grid = min(3, work_items)
         assert host.lib.fastinit_launch(name.encode(), grid, 32, argv) == 0, name
@@ -137,6 +183,43 @@ def test_constant_launches_write_the_value_and_nothing_else(dtype, emulated):
                         for strided in (False, True)]
 
 
+@pytest.mark.parametrize("dtype", list(FAMILY_RULES))
+def test_many_launches_write_the_cpu_backends_values(dtype, emulated):
+    """fill_many's table (as bytes) and work prefix reach the kernel as it reads them: every
+    row of a table mixing every family and constants, rows misaligned and empty, equals
+    cpu.fill_many's, and nothing else is written; one launch."""
+    specs = many_specs(dtype, sizes=(1, 2, 3, 7, 0, 9, 17, 5, 33, 8, 4))
+    offsets, length = many_layout(specs)
+    expected = poisoned(length, STORAGE[dtype])
+    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    actual = poisoned(length, STORAGE[dtype])
+    cupy_backend.fill_many(0, 0, dtype, many_table(actual.ctypes.data, dtype, specs, offsets))
+    assert actual.tobytes() == expected.tobytes()
+    written = np.zeros(length, bool)
+    for offset, spec in zip(offsets, specs):
+        written[offset:offset + spec["n"]] = True
+    assert (actual[~written].view(np.uint8) == POISON).all()
+    assert emulated == [cupy_backend.many_name(dtype)]
+
+
+def test_many_work_items_are_the_kernels():
+    """The launcher counts each row's work items as kernels/README.md defines them, for rows
+    at any address (a constant row's groups start at a 16-byte boundary)."""
+    for dtype in FAMILY_RULES:
+        specs = many_specs(dtype)
+        offsets, _ = many_layout(specs)
+        for base in (0x7F0000000000, 0x7F0000000002, 0x7F0000000003):  # 3: not word-aligned
+            table = many_table(base, dtype, specs, offsets)
+            first = np.concatenate([[0], np.cumsum(cupy_backend.work_items(dtype, table))])
+            assert first.tolist() == many_first(dtype, table).tolist()
+
+
+def test_fill_many_of_nothing_launches_nothing(emulated):
+    cupy_backend.fill_many(0, 0, "float32", np.zeros(0, ENTRY))
+    cupy_backend.fill_many(0, 0, "bfloat16", np.zeros(3, ENTRY))
+    assert emulated == []
+
+
 # --- on a GPU ------------------------------------------------------------------------------
 
 _ok, _why = cupy_backend.available()
@@ -179,6 +262,27 @@ def test_cupy_arrays_equal_the_cpu_backend(dist, dtype):
     out = cupy.empty(shape, numpy_dtype(dtype))
     fastinit.Generator(11, 3).fill(out, dist, backend="cupy")
     assert (_bits(out) == _bits(expected)).all()
+
+
+@gpu
+@pytest.mark.parametrize("dtype", list(FAMILY_RULES))
+def test_fill_many_on_device_memory_equals_the_cpu_backend(dtype):
+    """One launch over test_kernels' table (every family and constants, shards, misaligned
+    and empty rows) plus a row of each family of 2**20 + 37 elements past 2**32, on the
+    legacy default stream and on a stream of its own; the guards around the rows untouched."""
+    fills = (Uniform(-1, 1), Normal(0.5, 2), TruncatedNormal(0, 1, 3, 10), 0.7)
+    specs = many_specs(dtype) + [
+        {"start": 2**32 + 11, "shift": 1, "fill": fill, "n": (1 << 20) + 37,
+         "block0": 2**64 - 3, "stream": 2**40 + k} for k, fill in enumerate(fills)]
+    offsets, length = many_layout(specs)
+    expected = poisoned(length, STORAGE[dtype])
+    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    for stream in (cupy.cuda.Stream.null, cupy.cuda.Stream(non_blocking=True)):
+        out = cupy.asarray(poisoned(length, STORAGE[dtype]))  # 256-byte aligned: shifts hold
+        cupy_backend.fill_many(out.device.id, stream.ptr, dtype,
+                               many_table(out.data.ptr, dtype, specs, offsets))
+        stream.synchronize()
+        assert cupy.asnumpy(out).tobytes() == expected.tobytes(), f"stream {stream.ptr}"
 
 
 @gpu
@@ -258,7 +362,8 @@ def test_fills_go_on_the_current_stream_without_allocating(monkeypatch):
     seen = []
     launch = cupy_backend._launch
     monkeypatch.setattr(cupy_backend, "_launch",
-                        lambda view, *args: (seen.append(view.stream), launch(view, *args)))
+                        lambda device, stream, *args: (seen.append(stream),
+                                                       launch(device, stream, *args)))
     out = torch.empty(1 << 20, device="cuda")
     fastinit.normal_(out, seed=0, backend="cupy")  # compiles, warms up
     torch.cuda.synchronize()
@@ -359,6 +464,14 @@ _SANITIZED = textwrap.dedent("""
             t = torch.empty(shape, dtype=getattr(torch, dtype), device="cuda")
             fastinit.Generator(1).fill(view(t), dist, start=5, numel=10**6, backend="cupy")
             fastinit.constant_(view(t), 1.0)
+    from fastinit.backends import cupy as cupy_backend
+    from test_kernels import many_layout, many_specs, many_table
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
+        specs = many_specs(dtype)
+        offsets, length = many_layout(specs)
+        t = torch.empty(length, dtype=getattr(torch, dtype), device="cuda")
+        cupy_backend.fill_many(0, torch.cuda.current_stream().cuda_stream, dtype,
+                               many_table(t.data_ptr(), dtype, specs, offsets))
     torch.cuda.synchronize()
 """)
 

@@ -2,7 +2,8 @@
 
 Without a GPU: the kernels run under numba's CUDA simulator and must write exactly
 the CPU backend's bytes, for every rule and dtype, launch shape, shard offset,
-counter wrap, strided layout and guard band. The simulator has to be switched on
+counter wrap, strided layout and guard band, and ``fill_many`` over a table mixing
+every family and constants exactly ``cpu.fill_many``'s. The simulator has to be switched on
 before numba.cuda is first imported, so those fills run in one child process with
 ``NUMBA_ENABLE_CUDASIM=1`` (and ``NUMBA_DISABLE_JIT=1``: the kernels and the core
 they call run as plain Python, which keeps the simulator fast); this process
@@ -25,8 +26,9 @@ import numpy as np
 import pytest
 
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import DeviceView, STORAGE, cpu, numba_cuda
+from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, numba_cuda
 from fastinit.distributions import rule_for
+from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 CASES = ([(Raw(), "uint32")]
@@ -112,6 +114,18 @@ def _jobs():
 
 JOBS = _jobs()
 
+# fill_many: per dtype, one table over every (start, shift, fill) combination of
+# test_kernels.many_specs, with sizes small enough for the simulator, on several launches
+MANY_SIZES = (1, 2, 3, 7, 0, 9, 17, 5, 33, 8, 4)  # 11: coprime with the combinations' cycle
+MANY_JOBS = [{"dtype": dtype, "launch": launch} for dtype in FAMILY_RULES
+             for launch in ((1, 1), (2, 3), (4, 32), None)]
+
+
+def _many(dtype):
+    """The rows of a fill_many job, their element offsets and the buffer's length."""
+    specs = many_specs(dtype, sizes=MANY_SIZES)
+    return (specs, *many_layout(specs))
+
 
 def _words(buf):
     """``buf`` as the unsigned words of its item size (what a constant fill writes)."""
@@ -144,7 +158,8 @@ from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import numba_cuda as nc
 from fastinit.distributions import rule_for
 sys.path.insert(0, {tests!r})
-from test_backends_numba_cuda import CASES, JOBS, SEED, STREAM, _poisoned, _view, _words
+from test_backends_numba_cuda import (CASES, JOBS, MANY_JOBS, SEED, STREAM, _many, _poisoned,
+                                      _view, _words, many_table)
 
 assert nc.cuda is None  # numba.cuda is imported on first use
 result = {{"available": nc.available(), "simulator": nc._simulated()}}
@@ -169,6 +184,15 @@ for job in JOBS:
         nc.fill_constant(view, job["bits"])
     outputs.append(buf.tobytes().hex())
 result["outputs"] = outputs
+many = []
+for job in MANY_JOBS:
+    specs, offsets, length = _many(job["dtype"])
+    buf = _poisoned(length, job["dtype"])
+    nc._launch_shape = (default_launch if job["launch"] is None
+                        else lambda items, shape=tuple(job["launch"]): shape)
+    nc.fill_many(0, 0, job["dtype"], many_table(buf.ctypes.data, job["dtype"], specs, offsets))
+    many.append(buf.tobytes().hex())
+result["many"] = many
 json.dump(result, sys.stdout)
 """
 
@@ -249,6 +273,32 @@ def test_views_and_constants(simulated, kind):
         assert got == _expected(job), _describe(job)
 
 
+@pytest.mark.parametrize("dtype", FAMILY_RULES)
+def test_fill_many_writes_what_the_cpu_backend_writes(simulated, dtype):
+    """One launch over a table mixing every family and constants (sizes 0 to 33, shards
+    starting inside a Philox block and past 2**32, block0 wrapping, rows off 16-byte
+    alignment) writes each row what cpu.fill_many writes, on any launch shape, and
+    nothing in the poisoned guards around the rows."""
+    specs, offsets, length = _many(dtype)
+    expected = _poisoned(length, dtype)
+    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    written = np.zeros(length, bool)
+    for offset, spec in zip(offsets, specs):
+        written[offset:offset + spec["n"]] = True
+    jobs = [(job, got) for job, got in zip(MANY_JOBS, simulated["many"]) if job["dtype"] == dtype]
+    assert len(jobs) == 4
+    for job, got in jobs:
+        buf = np.frombuffer(bytes.fromhex(got), STORAGE[dtype])
+        assert (buf[~written].view(np.uint8) == POISON).all(), job
+        assert got == expected.tobytes().hex(), job
+
+
+def test_fill_many_of_empty_rows_launches_nothing(monkeypatch):
+    monkeypatch.setattr(numba_cuda, "_launch", lambda *args: pytest.fail("launched"))
+    numba_cuda.fill_many(0, 0, "float16", np.zeros(0, ENTRY))
+    numba_cuda.fill_many(0, 0, "float16", np.zeros(5, ENTRY))
+
+
 def test_available_answers_without_the_simulator():
     """A (bool, reason) pair in a process with the real numba.cuda target; never raises."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
@@ -295,9 +345,16 @@ except Exception as exc:
     json.dump({{"skip": f"{{type(exc).__name__}}: {{exc}}"}}, sys.stdout)
     sys.exit(0)
 
-from fastinit.backends import cpu, numba_cuda as nc
+from fastinit.backends import ENTRY, FAMILY_RULES, cpu, numba_cuda as nc
 from fastinit.distributions import rule_for
 from test_backends_numba_cuda import CASES, STORAGE
+
+
+def ops(kernel, sig):  # the first word of each line of the kernel's PTX, predicates dropped
+    text, _ = cuda.compile_ptx(kernel.py_func, sig, cc={cc!r})
+    words = [line.split() for line in text.splitlines()]
+    return [w[1] if w[0].startswith("@") else w[0] for w in words if len(w) > 1]
+
 
 nc._import_cuda()
 u = np.uint64
@@ -312,10 +369,11 @@ for dist, dtype in CASES:
                 np.int64(7))
         sig = ((nt.Array(typeof(STORAGE[dtype](0)), 1, "C"),)
                + tuple(typeof(a) for a in args))
-        text, _ = cuda.compile_ptx(kernel.py_func, sig, cc={cc!r})
-        ops = [line.split() for line in text.splitlines()]
-        ops = [op[1] if op[0].startswith("@") else op[0] for op in ops if len(op) > 1]
-        ptx[kernel.py_func.__name__] = {{"rule": rule.name, "ops": ops}}
+        ptx[kernel.py_func.__name__] = {{"rule": rule.name, "ops": ops(kernel, sig)}}
+for dtype in FAMILY_RULES:
+    kernel = nc._many_kernel(dtype)
+    sig = (typeof(np.zeros(1, ENTRY)), nt.Array(nt.int64, 1, "C"), nt.int64)
+    ptx[kernel.py_func.__name__] = {{"rule": "many", "ops": ops(kernel, sig)}}
 json.dump({{"ptx": ptx}}, sys.stdout)
 """
 
@@ -339,9 +397,11 @@ def kernel_ptx():
 
 
 def test_kernels_hold_no_fused_multiply_add(kernel_ptx):
-    """Every kernel (each rule, storage format and layout) compiles to PTX with no fma;
-    the float rules' products are mul.rn, so ``mul`` reached the CUDA target."""
-    assert len(kernel_ptx) == 2 * len({(rule_for(d, t).name, cpu.STORES[t]) for d, t in CASES})
+    """Every kernel (each rule, storage format and layout, and fill_many for each dtype)
+    compiles to PTX with no fma; the float rules' products are mul.rn, so ``mul``
+    reached the CUDA target."""
+    fills = 2 * len({(rule_for(d, t).name, cpu.STORES[t]) for d, t in CASES})
+    assert len(kernel_ptx) == fills + len(FAMILY_RULES)
     for name, kernel in kernel_ptx.items():
         fused = [op for op in kernel["ops"] if op.startswith("fma")]
         assert not fused, f"{name}: {len(fused)} fused multiply-adds ({fused[0]})"
@@ -483,6 +543,29 @@ def test_gpu_fill_on_a_stream(gpu):
     want = _poisoned(n, dtype)
     cpu.fill(want, 0, (), (), rule_for(dist, dtype), dtype, SEED, STREAM, 0, 0, n)
     _compare(dev.copy_to_host(), want, dist, dtype, "on a stream")
+
+
+@pytest.mark.parametrize("dtype", FAMILY_RULES)
+def test_gpu_fill_many_equals_cpu(gpu, dtype):
+    """On device memory: the simulator's table and a row of each family of 2**20 + 37
+    elements past 2**32, on the default stream and on a stream of its own."""
+    specs = many_specs(dtype, sizes=MANY_SIZES) + [
+        {"start": 2**32 + 11, "shift": 1, "fill": fill, "n": (1 << 20) + 37,
+         "block0": 2**64 - 3, "stream": STREAM + 1000 + k}
+        for k, fill in enumerate(MANY_FILLS[:4])]  # uniform, normal, truncnorm, constant
+    offsets, length = many_layout(specs)
+    want = _poisoned(length, dtype)
+    cpu.fill_many(dtype, many_table(want.ctypes.data, dtype, specs, offsets))
+    side = gpu.stream()
+    for stream in (0, _stream_handle(side)):
+        dev = _device_buffer(gpu, length, dtype)
+        table = many_table(dev.__cuda_array_interface__["data"][0], dtype, specs, offsets)
+        numba_cuda.fill_many(gpu.get_current_device().id, stream, dtype, table)
+        gpu.synchronize()
+        got = dev.copy_to_host()
+        differ = [r for r, (o, spec) in enumerate(zip(offsets, specs))
+                  if got[o:o + spec["n"]].tobytes() != want[o:o + spec["n"]].tobytes()]
+        assert not differ and got.tobytes() == want.tobytes(), (stream, differ[:10])
 
 
 @pytest.mark.parametrize("dtype, bits", [("float32", 0x3F000000), ("bfloat16", 0xBF80),

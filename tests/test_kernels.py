@@ -16,17 +16,23 @@ tests check what the kernels compute on any GPU, not how fast. Against
 - nothing outside the destination is written: a poison pattern before, after and between the
   destination's elements stays as it was;
 - ``fill_constant`` and ``fill_constant_strided`` for every word size;
+- ``fill_many``: one launch over a table of destinations of one dtype, every random family and
+  constants mixed, writes each row what ``cpu.fill_many`` writes (sizes 0 to thousands of
+  elements, shards as above, misaligned rows, thousands of rows, any launch shape) and nothing
+  in the poisoned guard bands around each row;
 - the Philox block function on Random123's known answers, and each transform of
   ``kernels/transforms.cuh`` against ``fastinit.core`` on edge inputs;
 - ``kernels/constants.cuh`` is ``fastinit._constants.cuda_header()``, and the CUDA sources
   include no system header (NVRTC has none).
 
 With ``nvcc`` on PATH, every kernel instantiation compiles to PTX for sm_90 with
-``--fmad=false``, holds no ``fma`` instruction, and ``fill`` stores a whole aligned Philox
-block with one store as wide as the block (16 bytes at most).
+``--fmad=false``, holds no ``fma`` instruction, and ``fill`` and ``fill_many`` store a whole
+aligned Philox block (and ``fill_many`` a constant's 16-byte group) with one store as wide as
+the block (16 bytes at most).
 """
 
 import ctypes
+import itertools
 import math
 import os
 import re
@@ -40,7 +46,8 @@ import pytest
 from conftest import load_kat
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, core
 from fastinit._constants import ELEMENTS_PER_BLOCK, cuda_header
-from fastinit.backends import STORAGE, cpu
+from fastinit.arrays import constant_bits
+from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
 from fastinit.distributions import rule_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +100,7 @@ SIGNATURES = {  # tests/kernels_host.cpp's entry points
     "fastinit_fill": [ctypes.c_char_p, ctypes.c_char_p, _P, _U64, _U64, _U64, _N, _N, _P, _P, _P,
                       _INT, _UINT, _UINT],
     "fastinit_fill_constant": [_INT, _P, _N, _U64, _P, _P, _INT, _UINT, _UINT],
+    "fastinit_fill_many": [ctypes.c_char_p, _P, _P, _INT, _N, _UINT, _UINT],
     "fastinit_launch": [ctypes.c_char_p, _UINT, _UINT, _P],
     "fastinit_philox4x32": [_P, _P, _INT, _P],
     "fastinit_log32": [_P, _P, _N],
@@ -140,6 +148,14 @@ class HostKernels:
         rc = self.lib.fastinit_fill_constant(buf.itemsize, buf.ctypes.data + origin * buf.itemsize,
                                              n, value, shape, strides, ndim, grid, block)
         assert rc == 0
+
+    def fill_many(self, dtype, table, first, grid=3, block=7):
+        """fill_many<store of dtype> over ``table`` (an ENTRY array) with prefix ``first``."""
+        table, first = np.ascontiguousarray(table, ENTRY), np.ascontiguousarray(first, np.int64)
+        rc = self.lib.fastinit_fill_many(STORE[dtype].encode(), table.ctypes.data,
+                                         first.ctypes.data, len(table), int(first[-1]), grid,
+                                         block)
+        assert rc == 0, f"no fill_many for {dtype}"
 
     def transform(self, name, outputs, *inputs, scalars=()):
         """``fastinit_<name>(inputs..., scalars..., outputs..., n)`` over n-element input
@@ -339,6 +355,129 @@ def test_fill_constant_strided(host, word):
         assert_untouched(buf, offsets)
 
 
+# --- many destinations in one launch ---------------------------------------------------------
+
+
+def many_first(dtype, table):
+    """fill_many's ``first``: the prefix sums, from 0, of the rows' work items as
+    kernels/README.md defines them: the Philox blocks [start // E, ceil((start + n) / E)) of a
+    random row, the 16-byte groups covering a constant row (the first one starting at the
+    16-byte boundary at or below ptr), none when n is 0."""
+    itemsize = np.dtype(STORAGE[dtype]).itemsize
+    group = 16 // itemsize
+    counts = []
+    for row in table:
+        n, start, ptr = int(row["n"]), int(row["start"]), int(row["ptr"])
+        if n == 0:
+            counts.append(0)
+        elif FAMILIES[row["family"]] == "constant":
+            phase = ptr % 16 // itemsize if ptr % itemsize == 0 else 0
+            counts.append(-(-(phase + n) // group))
+        else:
+            epb = ELEMENTS_PER_BLOCK[FAMILY_RULES[dtype][row["family"]]]
+            counts.append(-(-(start + n) // epb) - start // epb)
+    return np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+
+
+MANY_DTYPES = tuple(FAMILY_RULES)
+# a random distribution, or a float for a constant row of that value
+MANY_FILLS = [Uniform(-1, 1), Normal(0.5, 2), TruncatedNormal(0, 1, 3, 10), 0.7,
+              Uniform(-2.5, 1e-3), TruncatedNormal(0, 0.002, -2, 2), -3.25,
+              TruncatedNormal(1, 2, -math.inf, -9)]  # the last for float32 and float64 only
+MANY_SIZES = (1, 2, 3, 7, 8, 9, 17, 0, 100, 1001, 4099)  # 11: coprime with the combinations
+MANY_STARTS = (0, 1, 3, 5, 4095, 2**32 + 3, 2**36)
+MANY_SHIFTS = (0, 1, 2, 3)  # elements past a 16-byte boundary
+MANY_BLOCK0S = (BLOCK0, 2**32 - 5, 2**64 - 7)
+ROW_SPACING = 8  # rows begin at multiples of 8 elements (16-byte aligned) plus their shift
+
+
+def many_fills(dtype):
+    return MANY_FILLS if dtype in ("float32", "float64") else MANY_FILLS[:-1]
+
+
+def many_specs(dtype, count=None, sizes=MANY_SIZES):
+    """Rows over every (start, shift, fill) combination (``count`` rows: cycling through them
+    or stopping early), with sizes and block0s cycling beside, each row on its own stream."""
+    combos = list(itertools.product(MANY_STARTS, MANY_SHIFTS, many_fills(dtype)))
+    count = len(combos) if count is None else count
+    return [{"start": start, "shift": shift, "fill": fill, "n": sizes[r % len(sizes)],
+             "block0": MANY_BLOCK0S[r % len(MANY_BLOCK0S)], "stream": STREAM + r}
+            for r, (start, shift, fill) in zip(range(count), itertools.cycle(combos))]
+
+
+def many_layout(specs):
+    """Element offsets of the rows in one buffer, and its length: GUARD poisoned elements
+    before and after each row."""
+    offsets, at = [], 0
+    for spec in specs:
+        offsets.append(at + GUARD + spec["shift"])
+        at += -(-(GUARD + spec["shift"] + spec["n"] + GUARD) // ROW_SPACING) * ROW_SPACING
+    return offsets, at
+
+
+def many_table(address, dtype, specs, offsets):
+    """The ENTRY table of ``specs``, rows at element ``offsets`` of a buffer at ``address``."""
+    itemsize = np.dtype(STORAGE[dtype]).itemsize
+    table = np.zeros(len(specs), ENTRY)
+    for row, spec, offset in zip(table, specs, offsets):
+        row["ptr"] = address + offset * itemsize
+        row["n"], row["start"], row["seed"] = spec["n"], spec["start"], SEED
+        row["stream"], row["block0"] = spec["stream"], spec["block0"]
+        if isinstance(spec["fill"], float):
+            row["family"] = FAMILIES.index("constant")
+            row["bits"] = constant_bits(dtype, spec["fill"])
+        else:
+            rule = rule_for(spec["fill"], dtype)
+            row["family"] = FAMILY_RULES[dtype].index(rule.name)
+            row["params"][:len(rule.params)] = [float(v) for v in rule.params]
+    return table
+
+
+def check_fill_many(host, dtype, specs, grid=3, block=7):
+    """fill_many over rows laid out with guard bands in a poisoned buffer: the buffer equals
+    the one ``cpu.fill_many`` writes, guards included, and every guard is untouched."""
+    offsets, length = many_layout(specs)
+    storage = STORAGE[dtype]
+    expected = poisoned(length, storage)
+    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    actual = poisoned(length, storage)
+    table = many_table(actual.ctypes.data, dtype, specs, offsets)
+    host.fill_many(dtype, table, many_first(dtype, table), grid=grid, block=block)
+    assert_same_bits(actual, expected)
+    written = [np.arange(o, o + s["n"]) for o, s in zip(offsets, specs)]
+    assert_untouched(actual, np.concatenate(written + [np.zeros(0, np.int64)]))
+
+
+@pytest.mark.parametrize("grid, block", LAUNCHES, ids=[f"{g}x{b}" for g, b in LAUNCHES])
+@pytest.mark.parametrize("dtype", MANY_DTYPES)
+def test_fill_many_writes_every_row_what_the_cpu_backend_writes(host, dtype, grid, block):
+    """One table mixing every family and constants: sizes 0 to 4099 elements, shards starting
+    inside a Philox block and past 2**32, block0 carrying into the high word and wrapping past
+    2**64, rows 16-byte aligned and not; on any launch shape."""
+    check_fill_many(host, dtype, many_specs(dtype), grid=grid, block=block)
+
+
+@pytest.mark.parametrize("grid, block", [(1, 1), (2, 5), (64, 128)])
+def test_fill_many_thousands_of_small_rows(host, grid, block):
+    """Threads leave a row after one item and skip many rows at once, empty ones among them."""
+    for dtype in MANY_DTYPES:
+        check_fill_many(host, dtype, many_specs(dtype, 3000, sizes=(1, 0, 5, 2, 9, 0, 3, 4, 1)),
+                        grid=grid, block=block)
+
+
+def test_fill_many_of_empty_tables_writes_nothing(host):
+    for dtype in MANY_DTYPES:
+        host.fill_many(dtype, np.zeros(0, ENTRY), np.zeros(1, np.int64))
+        specs = [dict(spec, n=0) for spec in many_specs(dtype, 9)]
+        offsets, length = many_layout(specs)
+        buf = poisoned(length, STORAGE[dtype])
+        table = many_table(buf.ctypes.data, dtype, specs, offsets)
+        first = many_first(dtype, table)
+        assert first.tolist() == [0] * 10
+        host.fill_many(dtype, table, first)
+        assert_untouched(buf, [])
+
+
 # --- Philox and the transforms ----------------------------------------------------------------
 
 
@@ -485,6 +624,7 @@ def test_cuda_sources_include_no_system_header():
 
 WORDS_C = ("unsigned char", "unsigned short", "unsigned int", "unsigned long long")
 RULE_ARGS = "void*, Counter, long long, long long, Params"
+MANY_ARGS = "const Entry*, const long long*, int, long long"
 
 
 def instantiations():
@@ -497,6 +637,8 @@ def instantiations():
         lines.append(f"template __global__ void fill_constant<{word}>(void*, long long, {word});")
         lines.append(f"template __global__ void fill_constant_strided<{word}>"
                      f"(void*, long long, {word}, Layout);")
+    for dtype in MANY_DTYPES:
+        lines.append(f"template __global__ void fill_many<store::{STORE[dtype]}>({MANY_ARGS});")
     return "\n".join(lines + ["}", ""])
 
 
@@ -520,7 +662,8 @@ ITANIUM_WORDS = {"h": "u8", "t": "u16", "j": "u32", "y": "u64"}  # template argu
 
 
 def kernel_name(mangled):
-    """"fill<normal32,f16>" or "fill_constant<u16>" from a kernel's mangled name."""
+    """"fill<normal32,f16>", "fill_constant<u16>" or "fill_many<f16>" from a kernel's mangled
+    name."""
     length = re.match(r"_ZN8fastinit(\d+)", mangled)
     end = length.end() + int(length[1])
     kernel = mangled[length.end():end]
@@ -529,12 +672,13 @@ def kernel_name(mangled):
     names = []
     for part in ("4rule", "5store"):
         length = re.search(part + r"(\d+)", mangled)
-        names.append(mangled[length.end():length.end() + int(length[1])])
+        if length:
+            names.append(mangled[length.end():length.end() + int(length[1])])
     return f"{kernel}<{','.join(names)}>"
 
 
 def test_every_kernel_compiles_to_ptx_without_fma(ptx):
-    assert len(ptx) == 2 * len(PAIRS) + 2 * len(WORDS_C)
+    assert len(ptx) == 2 * len(PAIRS) + 2 * len(WORDS_C) + len(MANY_DTYPES)
     with_fma = [name for name, body in ptx.items() if "fma." in body]
     assert not with_fma
 
@@ -557,3 +701,16 @@ def test_fill_stores_an_aligned_block_with_one_vector_store(ptx, rule, store):
 def test_fill_constant_uses_16_byte_stores(ptx):
     for word in ITANIUM_WORDS.values():
         assert widest_store(ptx[f"fill_constant<{word}>"]) == 16, word
+
+
+@pytest.mark.parametrize("dtype", MANY_DTYPES)
+def test_fill_many_stores_aligned_blocks_with_one_vector_store_each(ptx, dtype):
+    """Each random family's whole aligned block goes out in one store as wide as the block,
+    a constant's 16-byte group in one 16-byte store; every store is to global memory."""
+    body = ptx[f"fill_many<{STORE[dtype]}>"]
+    widths = [block_bytes(rule, STORE[dtype]) for rule in FAMILY_RULES[dtype]] + [16]
+    expected = {"v4": sum(w // 16 for w in widths), "v2": sum(w == 8 for w in widths)}
+    for vector, count in expected.items():
+        assert len(re.findall(rf"st\.global\.{vector}\.", body)) == count, vector
+    stores = re.findall(r"\bst\.(\w+)", body)
+    assert stores and set(stores) == {"global"}

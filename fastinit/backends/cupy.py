@@ -9,6 +9,9 @@ every value equals the CPU backend's bit for bit (docs/stream.md).
 
 A fill is one launch on the destination's stream: a grid-stride loop sized from the
 device's multiprocessor count, no host synchronization, no temporary allocation.
+``fill_many`` fills a table of destinations (``backends.ENTRY``) in one launch; it
+copies the table and its work prefix to the device first, on the same stream, into
+CuPy's memory pool (stream-ordered: freed blocks are reused on that stream only).
 """
 
 import functools
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._constants import ELEMENTS_PER_BLOCK
-from . import MAX_DIMS, STORAGE
+from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 THREADS = 256
@@ -57,10 +60,15 @@ def constant_name(itemsize, strided):
     return f"fastinit::{kernel}<{_WORDS[itemsize]}>"
 
 
+def many_name(dtype):
+    return f"fastinit::fill_many<fastinit::store::{_STORES[dtype]}>"
+
+
 NAME_EXPRESSIONS = tuple(
     [fill_name(rule, dtype, strided) for rule, dtypes in _RULE_DTYPES.items() for dtype in dtypes
      for strided in (False, True)]
-    + [constant_name(size, strided) for size in _WORDS for strided in (False, True)])
+    + [constant_name(size, strided) for size in _WORDS for strided in (False, True)]
+    + [many_name(dtype) for dtype in FAMILY_RULES])
 
 
 def source_hash():
@@ -120,15 +128,20 @@ def _layout(view):
     return layout
 
 
-def _launch(view, name, args, work_items):
+def _launch(device, stream, name, args, work_items):
+    """Kernel ``name`` on ``stream`` (a ``cudaStream_t`` as an integer, 0 the legacy
+    default stream) of ``device``, over ``work_items``. Numpy scalars and records in
+    ``args`` pass by value; numpy arrays are copied to the device, on that stream,
+    and pass as pointers."""
     import cupy
 
     kernel = _module().get_function(name)
-    with cupy.cuda.Device(view.device):
-        stream = (cupy.cuda.Stream.null if view.stream == 0
-                  else cupy.cuda.ExternalStream(view.stream, view.device))
-        with stream:
-            kernel((_grid(view.device, work_items),), (THREADS,), args)
+    with cupy.cuda.Device(device):
+        launch_stream = (cupy.cuda.Stream.null if stream == 0
+                         else cupy.cuda.ExternalStream(stream, device))
+        with launch_stream:
+            args = tuple(cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+            kernel((_grid(device, work_items),), (THREADS,), args)
 
 
 def fill(view, rule, seed, stream, block0, start):
@@ -143,7 +156,7 @@ def fill(view, rule, seed, stream, block0, start):
         args += (_layout(view)[()],)
     epb = ELEMENTS_PER_BLOCK[rule.name]
     blocks = (start + view.size + epb - 1) // epb - start // epb
-    _launch(view, fill_name(rule.name, view.dtype, strided), args, blocks)
+    _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args, blocks)
 
 
 def fill_constant(view, bits):
@@ -153,4 +166,37 @@ def fill_constant(view, bits):
     args = (np.uint64(view.ptr), np.int64(view.size), _WORD_TYPES[itemsize](bits))
     if strided:
         args += (_layout(view)[()],)
-    _launch(view, constant_name(itemsize, strided), args, -(-view.size // 4))
+    _launch(view.device, view.stream, constant_name(itemsize, strided), args, -(-view.size // 4))
+
+
+def work_items(dtype, table):
+    """The work items of each row of ``table`` for ``fill_many<Store>`` (kernels/README.md):
+    a random row's Philox blocks [start // E, ceil((start + n) / E)), a constant row's
+    16-byte groups (the first at the 16-byte boundary at or below ``ptr``), none when
+    n is 0."""
+    itemsize = np.dtype(STORAGE[dtype]).itemsize
+    group = 16 // itemsize
+    n, start, ptr, family = table["n"], table["start"], table["ptr"], table["family"]
+    constant = family == FAMILIES.index("constant")
+    # per row: the grouping's width and where the row's first element falls in it
+    width = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [group])[family]
+    phase = np.where(ptr % itemsize == 0, ptr % 16 // itemsize, 0).astype(np.int64)
+    lead = np.where(constant, phase, start)
+    return np.where(n > 0, -(-(lead + n) // width) - lead // width, 0)
+
+
+def fill_many(device, stream, dtype, table):
+    """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on
+    ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``: a
+    ``FAMILY_RULES`` key) in one launch on ``stream`` (0: the legacy default stream):
+    each row gets exactly what ``cpu.fill_many`` writes into it. The table and its work
+    prefix go to the device first, on that stream. Rows may be empty; an empty table
+    launches nothing."""
+    table = np.ascontiguousarray(table, ENTRY)
+    first = np.zeros(len(table) + 1, np.int64)
+    np.cumsum(work_items(dtype, table), out=first[1:])
+    total = int(first[-1])
+    if total == 0:
+        return
+    _launch(device, stream, many_name(dtype),
+            (table.view(np.uint8), first, np.int32(len(table)), np.int64(total)), total)

@@ -20,6 +20,13 @@ the grid, the block size or which thread computes it.
 view's stream of the view's device; a fill never synchronizes the host and
 allocates no device memory.
 
+``fill_many`` fills a table of contiguous destinations (``backends.ENTRY``) of one
+dtype with one kernel per dtype: the rows' work items (a random row's Philox blocks,
+a constant row's elements) lie end to end, a grid-stride loop walks them, a thread
+finds its item's row by bisection over their prefix sums when it leaves a row, and
+writes each block as ``fill`` does (the same block writer). The table and the prefix
+sums are copied to the device on the launch's stream.
+
 Float rounding: NVVM contracts a multiply whose result feeds an add or subtract into
 one fused multiply-add (``-fma=1`` is its default, and numba.cuda exposes no switch for
 it short of ``fastmath``, which also flushes subnormals and relaxes division and
@@ -48,8 +55,9 @@ from numba import njit
 from .. import core
 from .._bits import register_cuda_mul
 from .._constants import ELEMENTS_PER_BLOCK
-from . import STORAGE
-from .cpu import BF16, F16, RULES, SAME, STORES, U8, _element_offset
+from . import ENTRY, FAMILY_RULES, STORAGE
+from .cpu import (BF16, F16, RULES, SAME, STORES, U8, _NORMAL, _PARAMS, _TRUNCNORM, _UNIFORM,
+                  _array_at, _element_offset, _pointer)
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
@@ -59,6 +67,7 @@ WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 _ROUNDS = 10
+_WORD_TYPES = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 _INLINE = {"inline": "always", "error_model": "numpy"}
 
@@ -70,18 +79,31 @@ def _import_cuda():
 
         cuda = numba_cuda
         if not _simulated():  # the simulator runs kernels as Python: mul is a * b
-            _register_mul()
+            _register_cuda_overloads()
     return cuda
 
 
-def _register_mul():
-    """``_bits.mul`` on the CUDA target: libdevice's ``fmul_rn``/``dmul_rn``."""
+def _register_cuda_overloads():
+    """On the CUDA target: ``_bits.mul`` as libdevice's ``fmul_rn``/``dmul_rn``, and
+    ``_device_array`` as numba-cuda's ``carray`` at the address."""
     try:
         from numba.cuda import libdevice
         from numba.cuda.extending import overload
+        from numba.cuda.np.numpy_support import carray
     except ImportError:  # numba's deprecated built-in target, which available() refuses
         return
     register_cuda_mul(overload, libdevice)
+
+    @overload(_device_array, target="cuda", **_INLINE)
+    def _device_array_cuda(address, n, dtype):
+        return lambda address, n, dtype: carray(_pointer(address), n, dtype)
+
+
+def _device_array(address, n, dtype):
+    """The ``n`` elements of ``dtype`` at device address ``address`` as an array, in a
+    kernel. As Python (under the simulator, whose device memory is host memory) a numpy
+    view of that host memory."""
+    return _array_at(address, n, dtype)
 
 
 def _simulated():
@@ -133,37 +155,61 @@ def _to_u8(v):
     return np.uint8(v)
 
 
+@njit(**_INLINE)
+def _thread_rank():
+    return np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x) + np.int64(cuda.threadIdx.x)
+
+
+@njit(**_INLINE)
+def _thread_count():
+    return np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
+
+
 _CONVERT = {SAME: _as_is, BF16: core.bf16_bits, F16: core.f16_bits, U8: _to_u8}
 _KERNELS = {}
 
 
-def _make_kernel(rule_name, store, strided):
-    """The fill kernel of one rule, storage format and layout kind. Emitter, block
-    width, precision, rounding and addressing are chosen here, in Python, and reach
-    the kernel as constants."""
-    emit, precision = RULES[rule_name][1], RULES[rule_name][2]
+def _make_block_writer(rule_name, store, strided):
+    """A device function writing Philox block ``b`` of a fill: its elements inside
+    [start, end) go to buf[origin + offset(element - start)], rounded to the storage
+    format, through ``vals`` (scratch of the rule's width and precision). Emitter, block
+    width, rounding and addressing are chosen here, in Python, and reach it as constants."""
+    emit = RULES[rule_name][1]
     epb = ELEMENTS_PER_BLOCK[rule_name]
     convert = _CONVERT[store]
     offset = _element_offset if strided else _contiguous_offset
+
+    def write_block(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, end, b,
+                    vals):
+        ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
+        w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
+                                         _ROUNDS)
+        emit(p, np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3), vals, 0)
+        g0 = b * epb
+        for k in range(epb):
+            g = g0 + k
+            if g >= start and g < end:
+                buf[origin + offset(g - start, shape, strides)] = convert(vals[k])
+
+    return njit(**_INLINE)(write_block)
+
+
+def _make_kernel(rule_name, store, strided):
+    """The fill kernel of one rule, storage format and layout kind."""
+    precision = RULES[rule_name][2]
+    epb = ELEMENTS_PER_BLOCK[rule_name]
+    write_block = _make_block_writer(rule_name, store, strided)
 
     def kernel(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, n):
         """Elements [start, start + n) into buf[origin + offset(i)], i = element - start."""
         vals = cuda.local.array(epb, precision)
         end = start + n
         last = (end + (epb - 1)) // epb
-        step = np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
-        b = (start // epb + np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x)
-             + np.int64(cuda.threadIdx.x))
+        step = _thread_count()
+        b = start // epb + _thread_rank()
         while b < last:
-            ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
-            w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
-                                             _ROUNDS)
-            emit(p, np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3), vals, 0)
-            g0 = b * epb
-            for k in range(epb):
-                g = g0 + k
-                if g >= start and g < end:
-                    buf[origin + offset(g - start, shape, strides)] = convert(vals[k])
+            write_block(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, end,
+                        b, vals)
             b += step
 
     layout = "strided" if strided else "contiguous"
@@ -184,8 +230,8 @@ def _make_constant_kernel(strided):
     offset = _element_offset if strided else _contiguous_offset
 
     def kernel(buf, origin, shape, strides, word, n):
-        i = np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x) + np.int64(cuda.threadIdx.x)
-        step = np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
+        i = _thread_rank()
+        step = _thread_count()
         while i < n:
             buf[origin + offset(i, shape, strides)] = word
             i += step
@@ -200,6 +246,90 @@ def _constant_kernel(strided):
     k = _KERNELS.get(key)
     if k is None:
         k = _KERNELS[key] = _make_constant_kernel(strided)
+    return k
+
+
+@njit(**_INLINE)
+def _row_of(first, lo, g):
+    """The row e >= lo with first[e] <= g < first[e + 1], by bisection; ``first`` is
+    nondecreasing and first[lo] <= g < first[-1]."""
+    hi = len(first) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if first[mid] <= g:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _make_row_filler(rule_name, dtype, family):
+    """A device function filling items k, k + step, ... below ``items`` of a table row
+    of a random ``family`` (item k: Philox block start // E + k); it returns the first
+    k >= items. The row's parameters convert as ``cpu.fill_many`` converts them."""
+    storage = STORAGE[dtype]
+    params = njit(**_INLINE)(_PARAMS[storage][family])
+    precision = RULES[rule_name][2]
+    epb = ELEMENTS_PER_BLOCK[rule_name]
+    write_block = _make_block_writer(rule_name, STORES[dtype], False)
+
+    def fill_row(row, k, items, step):
+        n, start, seed, stream = row["n"], row["start"], row["seed"], row["stream"]
+        buf = _device_array(row["ptr"], n, storage)
+        p = params(row["params"])
+        vals = cuda.local.array(epb, precision)
+        b0 = start // epb
+        while k < items:
+            write_block(buf, 0, (), (), p, seed & _MASK32, seed >> _SHIFT32, stream & _MASK32,
+                        stream >> _SHIFT32, row["block0"], start, start + n, b0 + k, vals)
+            k += step
+        return k
+
+    return njit(**_INLINE)(fill_row)
+
+
+def _make_many_kernel(dtype):
+    """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
+    from ``backends.FAMILY_RULES``."""
+    uniform, normal, truncnorm = (_make_row_filler(rule, dtype, family)
+                                  for family, rule in enumerate(FAMILY_RULES[dtype]))
+    word = _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
+
+    def kernel(table, first, total):
+        """Items [0, total) of the rows of ``table``, row e's at [first[e], first[e + 1])."""
+        step = _thread_count()
+        g = _thread_rank()
+        e = 0
+        while g < total:
+            e = _row_of(first, e, g)
+            row = table[e]
+            k = g - first[e]
+            items = first[e + 1] - first[e]
+            family = row["family"]
+            if family == _UNIFORM:
+                k = uniform(row, k, items, step)
+            elif family == _NORMAL:
+                k = normal(row, k, items, step)
+            elif family == _TRUNCNORM:
+                k = truncnorm(row, k, items, step)
+            else:  # _CONSTANT: item k is element k
+                words = _device_array(row["ptr"], row["n"], word)
+                value = word(row["bits"])
+                while k < items:
+                    words[k] = value
+                    k += step
+            g = first[e] + k
+            e += 1  # g >= first[e + 1]: the next row is further on
+
+    kernel.__name__ = kernel.__qualname__ = f"fill_many_{dtype}"
+    return cuda.jit(kernel)
+
+
+def _many_kernel(dtype):
+    key = ("many", dtype)
+    k = _KERNELS.get(key)
+    if k is None:
+        k = _KERNELS[key] = _make_many_kernel(dtype)
     return k
 
 
@@ -337,3 +467,35 @@ def fill_constant(view, bits):
         buf = _span(view, typestr)
         fill_constant_array(buf, -view.low, view.shape, view.strides,
                             np.dtype(typestr).type(bits), view.size, cuda_stream=view.stream)
+
+
+# --- many destinations ---------------------------------------------------------------
+
+
+def work_items(dtype, table):
+    """The work items of each row of ``table`` for the fill_many kernel: a random row's
+    Philox blocks [start // E, ceil((start + n) / E)), a constant row's elements (E = 1),
+    none when n is 0."""
+    n, start, family = table["n"], table["start"], table["family"]
+    epb = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [1])[family]
+    return np.where(n > 0, -(-(start + n) // epb) - start // epb, 0)
+
+
+def fill_many(device, stream, dtype, table):
+    """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on CUDA
+    device ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``:
+    a ``FAMILY_RULES`` key) in one launch on ``stream`` (see ``_launch_stream``): each
+    row gets exactly what ``cpu.fill_many`` writes into it. The table and its prefix
+    sums go to the device first, on that stream; the host is not synchronized. Rows may
+    be empty; an empty table launches nothing."""
+    table = np.ascontiguousarray(table, ENTRY)
+    first = np.zeros(len(table) + 1, np.int64)
+    np.cumsum(work_items(dtype, table), out=first[1:])
+    total = first[-1]
+    if total == 0:
+        return
+    _import_cuda()
+    with _on_device(device):
+        on = _launch_stream(stream)
+        args = (cuda.to_device(table, stream=on), cuda.to_device(first, stream=on), total)
+        _launch(_many_kernel(dtype), int(total), on, args)
