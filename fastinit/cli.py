@@ -1,14 +1,29 @@
-"""The ``fastinit`` command: ``fastinit bench [--device cpu|cuda|all] [--quick]
-[--sizes 20,26] [--json PATH] [--plot PATH]``."""
+"""The ``fastinit`` command.
+
+* ``fastinit bench [--device cpu|cuda|all] [--quick] [--sizes 20,26] [--json PATH]
+  [--plot PATH]`` times fastinit (``fastinit.bench``).
+* ``fastinit info [--json]``: versions, backends, devices, plain-write bandwidth.
+* ``fastinit stream --seed S [--stream K] [--count N] [--offset BLOCK]`` writes the raw
+  words of a stream to stdout, for test batteries.
+"""
 
 import argparse
 import json
+import os
+import platform
 import sys
+from functools import partial
 from pathlib import Path
 
-from . import bench
+import numpy as np
+
+from . import __version__, arrays, bench
+from .distributions import Raw
+from .generator import Generator
 
 _COLUMNS = f"  {'method':<28}{'time ms':>10}{'Melem/s':>10}{'GB/s':>8}{'% write':>9}{'x torch':>9}"
+STREAM_CHUNK_WORDS = 1 << 20  # words per write of `fastinit stream`: 4 MiB
+WRITE_PROBE_LOG2 = 26  # `fastinit info` times a plain write of 2^26 float32 (256 MiB)
 
 
 def _csv(item):
@@ -31,11 +46,44 @@ def _log2(text):
     return int(text)
 
 
+def _integer(text):
+    """``text`` as an integer (decimal, or 0x/0o/0b-prefixed), or None."""
+    for base in (10, 0):
+        try:
+            return int(text, base)
+        except ValueError:
+            pass
+    return None
+
+
+def _u64(text):
+    """argparse type: an integer in [0, 2**64)."""
+    value = _integer(text)
+    if value is None or not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer in [0, 2**64)")
+    return value
+
+
+def _count(text):
+    """argparse type: a number of words, an integer >= 0."""
+    value = _integer(text)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of words (>= 0)")
+    return value
+
+
 def _out_path(text):
     """argparse type: a file to write (its directory must exist) or an existing directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (give a file or a directory)")
     path = Path(text)
     if not (path.is_dir() or path.parent.is_dir()):
         raise argparse.ArgumentTypeError(f"no directory {path.parent} to write {path.name} in")
+    directory = path if path.is_dir() else path.parent
+    if not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {directory} (no permission)")
+    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot overwrite {path} (no permission)")
     return path
 
 
@@ -72,6 +120,37 @@ def _parser():
     b.add_argument("--plot", type=_out_path, metavar="PATH",
                    help="also draw GB/s against size to this PNG (needs matplotlib; an "
                    "existing directory: <device>-<date>-<commit>.png in it)")
+    b.set_defaults(run=_bench)
+
+    info = commands.add_parser(
+        "info", help="versions, backends (and why one is missing), devices, write bandwidth",
+        description="What fastinit finds on this machine: package versions, the backends "
+        "that can fill memory here (and why the others cannot), the CPU and CUDA devices, "
+        f"and the plain-write bandwidth of host memory (numpy fill of 2^{WRITE_PROBE_LOG2} "
+        "float32, best of a few).")
+    info.add_argument("--json", action="store_true", help="print the same as one JSON object")
+    info.set_defaults(run=_info)
+
+    stream = commands.add_parser(
+        "stream", help="write the raw uint32 words of a (seed, stream) to stdout",
+        description="Write the raw Philox4x32-10 words of (seed, stream) to stdout as "
+        "little-endian uint32, in the order of Generator(seed, stream).random_raw(), "
+        "endlessly unless --count is given: input for test batteries, e.g. "
+        "`fastinit stream --seed 1 | dieharder -a -g 200`. Refuses a terminal.",
+        epilog="Integers are decimal or 0x/0o/0b-prefixed. NUMBA_NUM_THREADS=1 leaves the "
+        "other cores to the reader.")
+    stream.add_argument("--seed", type=_u64, required=True,
+                        help="the key, an integer in [0, 2**64)")
+    stream.add_argument("--stream", type=_u64, default=0,
+                        help="the counter's high half (cuRAND's subsequence), an integer in "
+                        "[0, 2**64) (default 0)")
+    stream.add_argument("--count", type=_count, metavar="N",
+                        help="write N words and stop (default: until the reader closes the "
+                        "pipe)")
+    stream.add_argument("--offset", type=_u64, default=0, metavar="BLOCK",
+                        help="start at Philox block BLOCK (word 4 * BLOCK) of the stream, an "
+                        "integer in [0, 2**64) (default 0)")
+    stream.set_defaults(run=_stream)
     return parser
 
 
@@ -110,9 +189,9 @@ _HEADERS = {
 }
 
 
-def _fail(message):
+def _fail(message, command="bench"):
     """One line on stderr, exit status 2, as argparse's own errors."""
-    print(f"fastinit bench: error: {message}", file=sys.stderr)
+    print(f"fastinit {command}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -128,6 +207,30 @@ def _devices(choice):
     if not ok:
         print(f"no CUDA benchmark: {why}")
     return ["cpu", "cuda"] if ok else ["cpu"]
+
+
+def _physical_memory():
+    """Bytes of RAM, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _check_host_memory(args):
+    """Exit 2 before benchmarking when the largest CPU case cannot fit in RAM: its tensor,
+    plus numpy's float32 buffer for 16-bit dtypes."""
+    total = _physical_memory()
+    sizes = args.sizes or bench.default_sizes("cpu", args.quick)
+    if total is None:
+        return
+    exponent = max(sizes)
+    n = 2**exponent
+    need = max(bench.nbytes(d, n) + (4 * n if bench.nbytes(d, 1) < 4 else 0)
+               for d in args.dtypes or bench.default_dtypes("cpu"))
+    if need > total:
+        _fail(f"--sizes {exponent}: a CPU case of 2^{exponent} elements needs about "
+              f"{need / 2**30:.1f} GiB, and this machine has {total / 2**30:.1f} GiB of RAM")
 
 
 def _run_device(device, args):
@@ -180,8 +283,11 @@ def _matplotlib_missing():
 def _bench(args):
     if args.plot is not None and (why := _matplotlib_missing()):
         _fail(f"--plot needs matplotlib: {why} (pip install matplotlib)")
+    devices = _devices(args.device)
+    if "cpu" in devices:
+        _check_host_memory(args)
     runs = []
-    for device in _devices(args.device):
+    for device in devices:
         if runs:
             print()
         runs.append(_run_device(device, args))
@@ -196,10 +302,177 @@ def _bench(args):
     return 0
 
 
+# --- fastinit stream ---------------------------------------------------------------------
+
+
+def _stream(args):
+    out = sys.stdout.buffer
+    if out.isatty():
+        _fail("refusing to write binary words to a terminal: pipe them "
+              "(`| dieharder -a -g 200`, `| od -An -tx4 | head`) or redirect to a file",
+              "stream")
+    generator = Generator(args.seed, args.stream)
+    if args.offset:
+        # An empty shard of a tensor of 4 * offset words moves the generator past them.
+        generator.fill(np.empty(0, np.uint32), Raw(), numel=4 * args.offset)
+    words = np.empty(STREAM_CHUNK_WORDS, np.uint32)  # a multiple of 4: chunks continue
+    left = args.count
+    try:
+        while left is None or left > 0:
+            chunk = words if left is None or left >= len(words) else words[:left]
+            generator.fill(chunk, Raw())
+            out.write(chunk if sys.byteorder == "little" else chunk.byteswap())
+            if left is not None:
+                left -= len(chunk)
+        out.flush()
+    except BrokenPipeError:
+        _silence_stdout()  # the reader has what it wanted: exit 0, no traceback
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null, so the interpreter's final flush of what is still
+    buffered for a closed pipe raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (stdout replaced in-process)
+        pass
+
+
+# --- fastinit info -----------------------------------------------------------------------
+
+
+def _version(module_name, dist_names=()):
+    """The version of an importable module (first of ``dist_names`` installed, else the
+    module's ``__version__``), ``None`` when it is not installed, or why it fails to
+    import."""
+    from importlib import import_module, metadata
+
+    for dist in dist_names:
+        try:
+            version = metadata.version(dist)
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    else:
+        version = None
+    try:
+        module = import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - not installed, or e.g. a CUDA library it cannot load
+        if version is None and isinstance(exc, ImportError):
+            return None
+        return f"{version or '?'} (fails to import: {type(exc).__name__}: {exc})"
+    return version or getattr(module, "__version__", "?")
+
+
+_PACKAGES = (  # name shown, module, distributions that may provide it (pip names)
+    ("numpy", "numpy", ()),
+    ("numba", "numba", ()),
+    ("llvmlite", "llvmlite", ()),
+    ("ml_dtypes", "ml_dtypes", ()),
+    ("scipy", "scipy", ()),
+    ("torch", "torch", ()),
+    ("CuPy", "cupy", ("cupy-cuda13x", "cupy-cuda12x", "cupy-cuda11x", "cupy")),
+    ("numba-cuda", "numba_cuda", ("numba-cuda",)),
+)
+
+
+def _versions():
+    versions = {"fastinit": __version__,
+                "Python": f"{platform.python_version()} ({platform.python_implementation()})"}
+    for name, module, dists in _PACKAGES:
+        versions[name] = _version(module, dists)
+    return versions
+
+
+def _cuda_devices():
+    """``(devices, why none)``: the CUDA devices torch (else CuPy) sees."""
+    ok, why = bench.cuda_status()
+    if ok:
+        torch = bench._torch()
+        devices = []
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            devices.append(f"cuda:{index}: {props.name}, {props.total_memory / 2**30:.0f} GiB, "
+                           f"compute capability {props.major}.{props.minor}")
+        return devices, ""
+    cupy, cupy_why = bench._cupy()
+    if cupy is not None:
+        try:
+            runtime = cupy.cuda.runtime
+            names = [runtime.getDeviceProperties(index)["name"]
+                     for index in range(runtime.getDeviceCount())]
+        except Exception as exc:  # noqa: BLE001 - no driver, no device
+            names, cupy_why = [], f"CuPy finds no CUDA device ({exc})"
+        if names:
+            return [f"cuda:{index}: {name.decode() if isinstance(name, bytes) else name} (CuPy)"
+                    for index, name in enumerate(names)], ""
+        cupy_why = cupy_why or "CuPy finds no CUDA device"
+    return [], f"{why}; {cupy_why}"
+
+
+def _write_bandwidth(log2=WRITE_PROBE_LOG2):
+    """Host plain-write bandwidth in GB/s: ``numpy.ndarray.fill`` of 2^log2 float32, best
+    of a few (``bench.best_times`` on ``bench.wall_clock``)."""
+    arr = np.empty(1 << log2, np.float32)
+    best = bench.best_times({"fill": partial(arr.fill, 1.0)}, bench.wall_clock,
+                            budget_s=10.0, max_repeats=5)["fill"]
+    return arr.nbytes / best / 1e9
+
+
+def _info_report():
+    import numba
+
+    backends = {name: {"available": ok, "note": why}
+                for name, (ok, why) in arrays.backend_status().items()}
+    cuda, no_cuda = _cuda_devices()
+    return {
+        "versions": _versions(),
+        "backends": backends,
+        "cpu": {"model": bench._cpu_name(), "cores": os.cpu_count(),
+                "numba_threads": numba.get_num_threads()},
+        "cuda_devices": cuda,
+        "no_cuda": no_cuda,
+        "plain_write_gbps": round(_write_bandwidth(), 2),
+        "plain_write": f"numpy fill of 2^{WRITE_PROBE_LOG2} float32, "
+                       f"{4 << WRITE_PROBE_LOG2 >> 20} MiB, best of 5",
+    }
+
+
+def _info(args):
+    report = _info_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print("versions")
+    for name, version in report["versions"].items():
+        print(f"  {name:<12}{version or '-  (not installed)'}")
+    print("backends")
+    for name, b in report["backends"].items():
+        state = "yes" if b["available"] else "no "
+        note = b["note"] or ("Numba, parallel" if name == "cpu" else "")
+        print(f"  {name:<12}{state}  {note}")
+    cpu = report["cpu"]
+    print("devices")
+    print(f"  cpu         {cpu['model']}, {cpu['cores']} cores, {cpu['numba_threads']} Numba "
+          f"threads")
+    for device in report["cuda_devices"]:
+        print(f"  {device}")
+    if not report["cuda_devices"]:
+        print(f"  cuda        none: {report['no_cuda']}")
+    print("memory")
+    print(f"  plain write {report['plain_write_gbps']:.1f} GB/s ({report['plain_write']})")
+    return 0
+
+
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return _bench(args)
+    return args.run(args)

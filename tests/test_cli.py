@@ -1,13 +1,20 @@
-"""The fastinit command: argparse in front of fastinit.bench."""
+"""The fastinit command: bench (argparse in front of fastinit.bench), info, stream, and
+errors a user can act on."""
 
 import json
+import os
+import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numba
+import numpy as np
 import pytest
 
-from fastinit import bench, cli
+import fastinit
+from fastinit import Generator, arrays, bench, cli
 
 NO_GPU = "no GPU: test machine"
 
@@ -195,3 +202,185 @@ def test_python_dash_m_runs_the_cli():
                           capture_output=True, text=True, cwd=Path(cli.__file__).parents[1])
     assert proc.returncode == 2
     assert "usage: fastinit" in proc.stderr
+
+
+# --- fastinit info ------------------------------------------------------------------------
+
+
+def test_info_names_every_backend_and_why_one_is_missing(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for section in ("versions", "backends", "devices", "memory"):
+        assert f"\n{section}\n" in f"\n{out}"
+    assert f"fastinit    {fastinit.__version__}" in out
+    assert f"numpy       {np.__version__}" in out
+    for name, (ok, why) in arrays.backend_status().items():
+        assert f"  {name:<12}{'yes' if ok else 'no '}  {why}" in out
+    assert f"{os.cpu_count()} cores, {numba.get_num_threads()} Numba threads" in out
+    gbps = float(re.search(r"plain write (\S+) GB/s", out).group(1))
+    assert gbps > 0
+
+
+def test_info_json_is_the_same_report(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_write_bandwidth", lambda: 12.345)
+    assert cli.main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"versions", "backends", "cpu", "cuda_devices", "no_cuda",
+                           "plain_write_gbps", "plain_write"}
+    assert report["versions"]["fastinit"] == fastinit.__version__
+    assert report["versions"]["Python"].startswith(platform.python_version())
+    assert {name: (b["available"], b["note"]) for name, b in report["backends"].items()} == {
+        name: status for name, status in arrays.backend_status().items()}
+    assert report["plain_write_gbps"] == 12.35
+    assert (report["cuda_devices"] == []) == bool(report["no_cuda"])
+
+
+def test_info_says_why_there_is_no_cuda_device(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_write_bandwidth", lambda: 1.0)
+    monkeypatch.setattr(bench, "cuda_status", lambda: (False, NO_GPU))
+    monkeypatch.setattr(bench, "_cupy", lambda: (None, "CuPy is not installed"))
+    assert cli.main(["info"]) == 0
+    assert f"  cuda        none: {NO_GPU}; CuPy is not installed\n" in capsys.readouterr().out
+
+
+def test_info_lists_the_cuda_devices_torch_sees(monkeypatch, capsys):
+    class Props:
+        name, total_memory, major, minor = "NVIDIA H100 80GB HBM3", 80 * 2**30, 9, 0
+
+    class FakeCuda:
+        device_count = staticmethod(lambda: 2)
+        get_device_properties = staticmethod(lambda index: Props)
+
+    monkeypatch.setattr(cli, "_write_bandwidth", lambda: 1.0)
+    monkeypatch.setattr(bench, "cuda_status", lambda: (True, ""))
+    monkeypatch.setattr(bench, "_torch", lambda: type("torch", (), {"cuda": FakeCuda}))
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for index in (0, 1):
+        assert (f"  cuda:{index}: NVIDIA H100 80GB HBM3, 80 GiB, compute capability 9.0\n"
+                in out)
+    assert "cuda        none" not in out
+
+
+# --- fastinit stream ----------------------------------------------------------------------
+
+
+def _stream(capsysbinary, *argv):
+    assert cli.main(["stream", *argv]) == 0
+    out, err = capsysbinary.readouterr()
+    assert err == b""
+    return np.frombuffer(out, "<u4")
+
+
+@pytest.mark.parametrize("seed, stream, count", [
+    (5, 3, 0), (5, 3, 1), (0, 0, 4096 + 3), (2**64 - 1, 2**63 + 5, 2**20 + 5)])
+def test_stream_count_writes_exactly_the_raw_words(capsysbinary, seed, stream, count):
+    words = _stream(capsysbinary, "--seed", str(seed), "--stream", str(stream),
+                    "--count", str(count))
+    assert words.size == count
+    assert (words == Generator(seed, stream).random_raw(count)).all()
+
+
+def test_stream_chunks_continue_the_stream(monkeypatch, capsysbinary):
+    monkeypatch.setattr(cli, "STREAM_CHUNK_WORDS", 12)
+    words = _stream(capsysbinary, "--seed", "9", "--count", "101")
+    assert (words == Generator(9).random_raw(101)).all()
+
+
+def test_stream_offset_is_in_philox_blocks_and_wraps(capsysbinary):
+    words = _stream(capsysbinary, "--seed", "7", "--stream", "2", "--offset", "10",
+                    "--count", "9")
+    assert (words == Generator(7, 2).random_raw(49)[40:]).all()
+    last = 2**64 - 1  # the stream's last block, then block 0 again
+    words = _stream(capsysbinary, "--seed", "7", "--stream", "2", "--offset", str(last),
+                    "--count", "8")
+    counters = np.array([[last & 0xFFFFFFFF, last >> 32, 2, 0], [0, 0, 2, 0]], np.uint32)
+    assert (words == fastinit.philox4x32(counters, np.array([7, 0], np.uint32)).reshape(-1)).all()
+
+
+def test_stream_integers_may_be_hexadecimal(capsysbinary):
+    words = _stream(capsysbinary, "--seed", "0x10", "--stream", "0b11", "--count", "4")
+    assert (words == Generator(16, 3).random_raw(4)).all()
+
+
+def test_stream_refuses_a_terminal(monkeypatch, capsys):
+    class Terminal:
+        buffer = type("TtyBuffer", (), {"isatty": staticmethod(lambda: True)})()
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["stream", "--seed", "1"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "fastinit stream: error: refusing to write binary words to a terminal")
+
+
+def test_endless_stream_into_head_exits_0_quietly():
+    # pipefail: the pipeline's status is fastinit's once head has closed the pipe
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c",
+                           f"{sys.executable} -m fastinit stream --seed 3 | head -c 100"],
+                          capture_output=True, cwd=Path(cli.__file__).parents[1], timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert (np.frombuffer(proc.stdout, "<u4") == Generator(3).random_raw(25)).all()
+
+
+# --- errors a user can act on -------------------------------------------------------------
+
+U64 = "is not an integer in [0, 2**64)"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stream"], "the following arguments are required: --seed"),
+    (["stream", "--seed", "-1"], f"argument --seed: '-1' {U64}"),
+    (["stream", "--seed", "abc"], f"argument --seed: 'abc' {U64}"),
+    (["stream", "--seed", str(2**64)], f"argument --seed: '{2**64}' {U64}"),
+    (["stream", "--seed", "1.5"], f"argument --seed: '1.5' {U64}"),
+    (["stream", "--seed", "1", "--stream", "-5"], f"argument --stream: '-5' {U64}"),
+    (["stream", "--seed", "1", "--offset", "x"], f"argument --offset: 'x' {U64}"),
+    (["stream", "--seed", "1", "--count", "-1"],
+     "argument --count: '-1' is not a whole number of words (>= 0)"),
+    (["stream", "--seed", "1", "--count", "1e6"],
+     "argument --count: '1e6' is not a whole number of words (>= 0)"),
+    (["stream", "--seed"], "argument --seed: expected one argument"),
+    (["stream", "--seed", "1", "--bogus"], "unrecognized arguments: --bogus"),
+    (["info", "--bogus"], "unrecognized arguments: --bogus"),
+    (["bogus"], "argument command: invalid choice: 'bogus'"),
+    (["bench", "--json", ""], "argument --json: an empty path"),
+    (["bench", "--plot", " "], "argument --plot: an empty path"),
+])
+def test_bad_values_say_what_is_accepted(runs, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("usage: fastinit") and message in err and "Traceback" not in err
+    assert out == "" and runs == []
+
+
+def test_bench_output_directory_must_be_writable(monkeypatch, runs, capsys, tmp_path):
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--json", str(tmp_path / "out.json")])
+    assert exc.value.code == 2
+    assert f"argument --json: cannot write in {tmp_path} (no permission)" in capsys.readouterr().err
+
+
+def test_a_bad_seed_in_a_real_process_gives_usage_and_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "fastinit", "stream", "--seed", "-1"],
+                          capture_output=True, text=True, cwd=Path(cli.__file__).parents[1])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: fastinit stream")
+    assert proc.stderr.endswith(f"fastinit stream: error: argument --seed: '-1' {U64}\n")
+
+
+def test_bench_sizes_beyond_the_machines_memory_exit_2_before_benchmarking(monkeypatch, runs,
+                                                                           capsys):
+    monkeypatch.setattr(cli, "_physical_memory", lambda: 2**30)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--device", "cpu", "--sizes", "20,28"])  # 2^28 float32: 1 GiB
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == (
+        "fastinit bench: error: --sizes 28: a CPU case of 2^28 elements needs about 1.5 GiB, "
+        "and this machine has 1.0 GiB of RAM\n")  # bfloat16 with numpy's float32 buffer
+    assert runs == []
+    assert cli.main(["bench", "--device", "cpu", "--sizes", "27", "--dtypes", "float32"]) == 0
