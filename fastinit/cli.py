@@ -21,6 +21,7 @@ from . import __version__, arrays, bench
 from .distributions import Raw
 from .generator import Generator
 
+_MODEL_CONFIGS = ("gpt2-tiny", "gpt2", "gpt2-xl")  # fastinit.torch.bench.CONFIGS, without torch
 _COLUMNS = f"  {'method':<28}{'time ms':>10}{'Melem/s':>10}{'GB/s':>8}{'% write':>9}{'x torch':>9}"
 STREAM_CHUNK_WORDS = 1 << 20  # words per write of `fastinit stream`: 4 MiB
 WRITE_PROBE_LOG2 = 26  # `fastinit info` times a plain write of 2^26 float32 (256 MiB)
@@ -120,6 +121,12 @@ def _parser():
     b.add_argument("--plot", type=_out_path, metavar="PATH",
                    help="also draw GB/s against size to this PNG (needs matplotlib; an "
                    "existing directory: <device>-<date>-<commit>.png in it)")
+    b.add_argument("--model", choices=(*_MODEL_CONFIGS, "none"), metavar="CONFIG",
+                   help="the whole-model case: a GPT-2-shaped model built on meta, "
+                   "materialized by fastinit against to_empty + reset_parameters and a "
+                   f"transformers-style _init_weights loop; one of {', '.join(_MODEL_CONFIGS)} "
+                   "or none (default gpt2 on the CPU, gpt2-xl on CUDA, gpt2-tiny with "
+                   "--quick; needs torch)")
     b.set_defaults(run=_bench)
 
     info = commands.add_parser(
@@ -251,7 +258,24 @@ def _run_device(device, args):
             and 2 ** max(sizes) > bench.SCIPY_MAX_ELEMENTS):
         print(f"\nscipy truncnorm is skipped above {_size(bench.SCIPY_MAX_ELEMENTS)} elements "
               "(about 0.3 us per element)")
+    if args.model != "none":
+        results["models"] = _run_models(device, args)
     return results
+
+
+def _run_models(device, args):
+    """The whole-model cases (``fastinit.torch.bench``), or [] without torch."""
+    if bench._torch() is None:
+        print("\nno whole-model benchmark: torch is not installed")
+        return []
+    from .torch import bench as model_bench
+
+    config = args.model or (model_bench.QUICK_CONFIG if args.quick
+                            else model_bench.DEFAULT_CONFIG[device])
+    print(f"\nwhole model: {config} built on meta, float32; wall clock"
+          f"{' (synchronized)' if device == 'cuda' else ''}, allocation included; plain write "
+          "= to_empty + torch._foreach_zero_ of the same tensors")
+    return model_bench.run(device, config=config, quick=args.quick, on_case=_print_case)
 
 
 def _json_paths(path, runs):

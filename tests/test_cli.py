@@ -15,22 +15,35 @@ import pytest
 
 import fastinit
 from fastinit import Generator, arrays, bench, cli
+from fastinit.torch import bench as model_bench
 
 NO_GPU = "no GPU: test machine"
 
 
+class Calls(list):
+    """bench.run's arguments per device run; ``models``: the whole-model runs'."""
+
+    models = None
+
+
 @pytest.fixture
 def runs(monkeypatch):
-    """The arguments `fastinit bench` hands bench.run, one dict per device run (nothing is
-    timed; no GPU, whatever this machine has)."""
-    calls = []
+    """The arguments `fastinit bench` hands bench.run, one dict per device run, and the
+    whole-model runs in ``.models`` (nothing is timed; no GPU, whatever this machine has)."""
+    calls = Calls()
+    calls.models = []
 
     def fake_run(sizes, distributions, dtypes, quick, on_case, env, device, on_note):
         calls.append({"sizes": sizes, "distributions": distributions, "dtypes": dtypes,
                       "quick": quick, "device": device})
         return {**env, "rows": []}
 
+    def fake_models(device, config, quick, on_case):
+        calls.models.append((device, config))
+        return []
+
     monkeypatch.setattr(bench, "run", fake_run)
+    monkeypatch.setattr(model_bench, "run", fake_models)
     monkeypatch.setattr(bench, "cuda_status", lambda: (False, NO_GPU))
     return calls
 
@@ -65,6 +78,17 @@ def test_bench_flags(runs, capsys, argv, sizes, quick):
     assert cli.main(argv) == 0
     assert runs == [{"sizes": sizes, "distributions": tuple(bench.DISTRIBUTIONS),
                      "dtypes": None, "quick": quick, "device": "cpu"}]  # None: the device's
+
+
+@pytest.mark.parametrize("argv, models", [
+    (["bench"], [("cpu", "gpt2")]),
+    (["bench", "--quick"], [("cpu", "gpt2-tiny")]),
+    (["bench", "--model", "gpt2-xl"], [("cpu", "gpt2-xl")]),
+    (["bench", "--model", "none"], []),
+])
+def test_bench_runs_the_whole_model_case(runs, capsys, argv, models):
+    assert cli.main(argv) == 0
+    assert runs.models == models
 
 
 def test_distributions_and_dtypes_are_lists(runs, capsys):
@@ -123,9 +147,10 @@ def test_two_devices_write_one_json_file_each(monkeypatch, runs, capsys, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out-cpu.json", "out-h100.json"]
     gpu = json.loads((tmp_path / "out-h100.json").read_text())
     assert gpu == {"device": "NVIDIA H100 80GB HBM3, 80 GiB", "date": "2026-11-23",
-                   "commit": "abc1234", "rows": []}
+                   "commit": "abc1234", "rows": [], "models": []}
+    assert runs.models == [("cpu", "gpt2-tiny"), ("cuda", "gpt2-tiny")]
     assert set(json.loads((tmp_path / "out-cpu.json").read_text())) == {
-        "device", "date", "commit", "rows"}
+        "device", "date", "commit", "rows", "models"}
     out = capsys.readouterr().out
     for name in ("out-cpu.json", "out-h100.json"):
         assert f"wrote {tmp_path / name}" in out
@@ -188,8 +213,11 @@ def test_quick_bench_prints_a_table_and_writes_json_and_a_plot(tmp_path, capsys)
     assert "normal  bfloat16  2^12 elements" in out and "% write" in out
     assert "numpy (f32→bf16)" in out
     results = json.loads(path.read_text())
-    assert set(results) == {"device", "date", "commit", "rows"}
+    assert set(results) == {"device", "date", "commit", "rows", "models"}
     assert len(results["rows"]) == 4 * 2
+    assert "gpt2-tiny reset_parameters  float32" in out
+    assert {r["method"] for r in results["models"]} == {
+        model_bench.FASTINIT, model_bench.RESET, model_bench.INIT_WEIGHTS, bench.WRITE}
     for row in results["rows"]:
         assert tuple(row) == bench.ROW_KEYS
         assert row["seconds"] > 0 and row["gbps"] > 0 and row["pct_of_write"] > 0
