@@ -10,8 +10,8 @@ nothing of the device: the CPU passes ``cpu_methods`` and ``wall_clock``, CUDA p
 ``cuda_methods`` and ``cuda_event_timer`` (CUDA events around the call, device time).
 
 A row is ``{method, distribution, dtype, elements, seconds, gbps, pct_of_write,
-x_torch}``; ``run`` returns ``{device, date, commit, rows}`` for one device, and
-``plot`` draws one or more of those.
+x_torch, x_library}`` (speedups over torch and over numpy or CuPy); ``run`` returns
+``{device, date, commit, rows}`` for one device, and ``plot`` draws one or more of those.
 """
 
 import datetime
@@ -59,7 +59,10 @@ _CUDA_DEVICE = "cuda"  # where cuda_methods allocates (the tests' dry run uses "
 ONE_THREAD_CASES = {("uniform", "float32"), ("normal", "float32")}  # at the largest size
 SCIPY_MAX_ELEMENTS = 2**22  # scipy's truncnorm.rvs takes ~0.3 us per element
 ROW_KEYS = ("method", "distribution", "dtype", "elements", "seconds", "gbps", "pct_of_write",
-            "x_torch")
+            "x_torch", "x_library")
+# The other library a case compares with: numpy's generator (or scipy) on the CPU, CuPy's
+# on CUDA; its method names start with one of these.
+LIBRARY_PREFIXES = ("numpy", "scipy", CUPY)
 _SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 
 
@@ -367,12 +370,15 @@ def _working(methods, synchronize, on_note):
 
 def case_rows(distribution, dtype, elements, seconds, baseline=TORCH):
     """Rows for one case from ``seconds`` (method -> best seconds), which must hold
-    ``WRITE``, and ``baseline`` (torch's method) for x_torch (else null)."""
+    ``WRITE``; x_torch is the speedup over ``baseline`` (torch's method), x_library over
+    the case's numpy, scipy or CuPy method (``LIBRARY_PREFIXES``), each null without it."""
     size = nbytes(dtype, elements)
     write, torch_s = seconds[WRITE], seconds.get(baseline)
+    library_s = next((t for m, t in seconds.items() if m.startswith(LIBRARY_PREFIXES)), None)
     return [
         dict(zip(ROW_KEYS, (method, distribution, dtype, elements, s, size / s / 1e9,
-                            write / s * 100, None if torch_s is None else torch_s / s)))
+                            write / s * 100, None if torch_s is None else torch_s / s,
+                            None if library_s is None else library_s / s)))
         for method, s in seconds.items()
     ]
 

@@ -22,7 +22,7 @@ from .distributions import Raw
 from .generator import Generator
 
 _MODEL_CONFIGS = ("gpt2-tiny", "gpt2", "gpt2-xl")  # fastinit.torch.bench.CONFIGS, without torch
-_COLUMNS = f"  {'method':<28}{'time ms':>10}{'Melem/s':>10}{'GB/s':>8}{'% write':>9}{'x torch':>9}"
+_LIBRARY = {"cpu": "x numpy", "cuda": "x cupy"}  # the column of x_library, per device
 STREAM_CHUNK_WORDS = 1 << 20  # words per write of `fastinit stream`: 4 MiB
 WRITE_PROBE_LOG2 = 26  # `fastinit info` times a plain write of 2^26 float32 (256 MiB)
 
@@ -174,17 +174,59 @@ def _size(elements):
     return f"2^{exponent}" if elements == 1 << exponent else str(elements)
 
 
-def _print_case(rows):
-    first = rows[0]
-    nbytes = bench.nbytes(first["dtype"], first["elements"])
-    print(f"\n{first['distribution']}  {first['dtype']}  {_size(first['elements'])} elements "
-          f"({nbytes / 1e6:.1f} MB)")
-    print(_COLUMNS)
-    for r in rows:
-        x_torch = "-" if r["x_torch"] is None else f"{r['x_torch']:.2f}x"
-        print(f"  {r['method']:<28}{r['seconds'] * 1e3:>10.3f}"
-              f"{r['elements'] / r['seconds'] / 1e6:>10.1f}{r['gbps']:>8.2f}"
-              f"{r['pct_of_write']:>8.1f}%{x_torch:>9}", flush=True)
+def _ratio(value):
+    return "-" if value is None else f"{value:.2f}x"
+
+
+class _Progress:
+    """A one-line progress bar on stderr while cases run, when stderr is a terminal
+    (elsewhere the table, printed case by case, is the progress)."""
+
+    WIDTH = 24
+
+    def __init__(self, total, stream=None):
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.shown = self.stream.isatty()
+        self.draw("starting")
+
+    def draw(self, label):
+        if self.shown:
+            filled = self.WIDTH * self.done // max(self.total, 1)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} {label}")
+            self.stream.flush()
+
+    def clear(self):
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    def tick(self, label):
+        self.done += 1
+        self.draw(f"done: {label}" if self.done < self.total else "done")
+
+
+def _case_printer(device, progress):
+    """``on_case(rows)``: print one case's table, then advance ``progress``."""
+    columns = (f"  {'method':<28}{'time ms':>10}{'Melem/s':>10}{'GB/s':>8}{'% write':>9}"
+               f"{'x torch':>9}{_LIBRARY[device]:>9}")
+
+    def print_case(rows):
+        first = rows[0]
+        nbytes = bench.nbytes(first["dtype"], first["elements"])
+        progress.clear()
+        print(f"\n{first['distribution']}  {first['dtype']}  {_size(first['elements'])} "
+              f"elements ({nbytes / 1e6:.1f} MB)")
+        print(columns)
+        for r in rows:
+            print(f"  {r['method']:<28}{r['seconds'] * 1e3:>10.3f}"
+                  f"{r['elements'] / r['seconds'] / 1e6:>10.1f}{r['gbps']:>8.2f}"
+                  f"{r['pct_of_write']:>8.1f}%{_ratio(r['x_torch']):>9}"
+                  f"{_ratio(r['x_library']):>9}", flush=True)
+        progress.tick(f"{first['distribution']} {first['dtype']} {_size(first['elements'])}")
+
+    return print_case
 
 
 _HEADERS = {
@@ -251,19 +293,24 @@ def _run_device(device, args):
         if "trunc_normal" in args.distributions and bench.CUPY not in missing:
             print(f"{bench.CUPY} has no truncated normal: not run for trunc_normal")
     sizes = args.sizes or bench.default_sizes(device, args.quick)
+    dtypes = args.dtypes or bench.default_dtypes(device)
+    progress = _Progress(len(sizes) * len(dtypes) * len(args.distributions)
+                         + (2 if args.model != "none" and bench._torch() is not None else 0))
+    on_case = _case_printer(device, progress)
     results = bench.run(sizes, args.distributions, args.dtypes, quick=args.quick,
-                        on_case=_print_case, env=env, device=device,
+                        on_case=on_case, env=env, device=device,
                         on_note=lambda text: print(f"note: {text}", flush=True))
     if (device == "cpu" and "trunc_normal" in args.distributions
             and 2 ** max(sizes) > bench.SCIPY_MAX_ELEMENTS):
         print(f"\nscipy truncnorm is skipped above {_size(bench.SCIPY_MAX_ELEMENTS)} elements "
               "(about 0.3 us per element)")
     if args.model != "none":
-        results["models"] = _run_models(device, args)
+        results["models"] = _run_models(device, args, on_case)
+    progress.clear()
     return results
 
 
-def _run_models(device, args):
+def _run_models(device, args, on_case):
     """The whole-model cases (``fastinit.torch.bench``), or [] without torch."""
     if bench._torch() is None:
         print("\nno whole-model benchmark: torch is not installed")
@@ -275,7 +322,7 @@ def _run_models(device, args):
     print(f"\nwhole model: {config} built on meta, float32; wall clock"
           f"{' (synchronized)' if device == 'cuda' else ''}, allocation included; plain write "
           "= to_empty + torch._foreach_zero_ of the same tensors")
-    return model_bench.run(device, config=config, quick=args.quick, on_case=_print_case)
+    return model_bench.run(device, config=config, quick=args.quick, on_case=on_case)
 
 
 def _json_paths(path, runs):

@@ -64,14 +64,20 @@ def test_best_times_go_round_robin_within_each_budget():
 
 
 def test_rows_follow_the_seconds_given():
-    seconds = {bench.FASTINIT: 0.5, bench.TORCH: 2.0, bench.WRITE: 0.25}
+    seconds = {bench.FASTINIT: 0.5, bench.TORCH: 2.0, "numpy (f32→bf16)": 1.0, bench.WRITE: 0.25}
     rows = bench.case_rows("normal", "bfloat16", 1000, seconds)
     check_rows(rows)
-    fast, torch_row, write = rows
+    fast, torch_row, numpy_row, write = rows
     assert fast["gbps"] == pytest.approx(2000 / 0.5 / 1e9)
-    assert (fast["pct_of_write"], fast["x_torch"]) == (50.0, 4.0)
+    assert (fast["pct_of_write"], fast["x_torch"], fast["x_library"]) == (50.0, 4.0, 2.0)
     assert (torch_row["pct_of_write"], torch_row["x_torch"]) == (12.5, 1.0)
-    assert (write["pct_of_write"], write["x_torch"]) == (100.0, 8.0)
+    assert numpy_row["x_library"] == 1.0
+    assert (write["pct_of_write"], write["x_torch"], write["x_library"]) == (100.0, 8.0, 4.0)
+
+
+def test_x_library_is_null_without_numpy_or_cupy():
+    rows = bench.case_rows("normal", "float32", 10, {bench.FASTINIT: 1.0, bench.WRITE: 0.5})
+    assert all(r["x_library"] is None for r in rows)
 
 
 def test_without_torch_numpy_arrays_are_filled_and_x_torch_is_null(monkeypatch):

@@ -1,6 +1,7 @@
 """The fastinit command: bench (argparse in front of fastinit.bench), info, stream, and
 errors a user can act on."""
 
+import io
 import json
 import os
 import platform
@@ -412,3 +413,30 @@ def test_bench_sizes_beyond_the_machines_memory_exit_2_before_benchmarking(monke
         "and this machine has 1.0 GiB of RAM\n")  # bfloat16 with numpy's float32 buffer
     assert runs == []
     assert cli.main(["bench", "--device", "cpu", "--sizes", "27", "--dtypes", "float32"]) == 0
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_progress_bar_counts_cases_on_a_terminal_only():
+    terminal = Terminal()
+    progress = cli._Progress(4, terminal)
+    progress.tick("uniform float32 2^20")
+    progress.tick("normal float32 2^20")
+    assert terminal.getvalue().endswith("[############............] 2/4 done: normal float32 2^20")
+    progress.clear()
+    assert terminal.getvalue().endswith("\r\x1b[K")
+    piped = io.StringIO()
+    cli._Progress(4, piped).tick("uniform float32 2^20")
+    assert piped.getvalue() == ""
+
+
+def test_the_table_has_speedups_over_torch_and_numpy(capsys):
+    seconds = {bench.FASTINIT: 0.5, bench.TORCH: 2.0, "numpy": 1.5, bench.WRITE: 0.25}
+    cli._case_printer("cpu", cli._Progress(1, io.StringIO()))(
+        bench.case_rows("normal", "float32", 1000, seconds))
+    out = capsys.readouterr().out
+    assert "x torch  x numpy" in out
+    assert re.search(r"fastinit .* 4\.00x +3\.00x", out)
