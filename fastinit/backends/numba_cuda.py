@@ -47,6 +47,7 @@ fails; ``available()`` says whether fills can run.
 
 import contextlib
 import ctypes
+import functools
 import warnings
 
 import numpy as np
@@ -166,7 +167,6 @@ def _thread_count():
 
 
 _CONVERT = {SAME: _as_is, BF16: core.bf16_bits, F16: core.f16_bits, U8: _to_u8}
-_KERNELS = {}
 
 
 def _make_block_writer(rule_name, store, strided):
@@ -194,7 +194,8 @@ def _make_block_writer(rule_name, store, strided):
     return njit(**_INLINE)(write_block)
 
 
-def _make_kernel(rule_name, store, strided):
+@functools.cache
+def _kernel(rule_name, store, strided):
     """The fill kernel of one rule, storage format and layout kind."""
     precision = RULES[rule_name][2]
     epb = ELEMENTS_PER_BLOCK[rule_name]
@@ -218,15 +219,9 @@ def _make_kernel(rule_name, store, strided):
     return cuda.jit(kernel)
 
 
-def _kernel(rule_name, store, strided):
-    key = (rule_name, store, strided)
-    k = _KERNELS.get(key)
-    if k is None:
-        k = _KERNELS[key] = _make_kernel(rule_name, store, strided)
-    return k
 
-
-def _make_constant_kernel(strided):
+@functools.cache
+def _constant_kernel(strided):
     offset = _element_offset if strided else _contiguous_offset
 
     def kernel(buf, origin, shape, strides, word, n):
@@ -240,13 +235,6 @@ def _make_constant_kernel(strided):
     kernel.__name__ = kernel.__qualname__ = f"fill_constant_{layout}"
     return cuda.jit(kernel)
 
-
-def _constant_kernel(strided):
-    key = ("constant", strided)
-    k = _KERNELS.get(key)
-    if k is None:
-        k = _KERNELS[key] = _make_constant_kernel(strided)
-    return k
 
 
 @njit(**_INLINE)
@@ -288,7 +276,8 @@ def _make_row_filler(rule_name, dtype, family):
     return njit(**_INLINE)(fill_row)
 
 
-def _make_many_kernel(dtype):
+@functools.cache
+def _many_kernel(dtype):
     """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
     from ``backends.FAMILY_RULES``."""
     uniform, normal, truncnorm = (_make_row_filler(rule, dtype, family)
@@ -324,13 +313,6 @@ def _make_many_kernel(dtype):
     kernel.__name__ = kernel.__qualname__ = f"fill_many_{dtype}"
     return cuda.jit(kernel)
 
-
-def _many_kernel(dtype):
-    key = ("many", dtype)
-    k = _KERNELS.get(key)
-    if k is None:
-        k = _KERNELS[key] = _make_many_kernel(dtype)
-    return k
 
 
 # --- launches ------------------------------------------------------------------------
