@@ -110,33 +110,120 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
 
 
 def glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """Glorot (Xavier) normal: *truncated* normal, variance 1 / fan_avg (torch's is plain)."""
+    r"""Glorot normal initializer: a *truncated* normal scaled by the average fan.
+
+    The method is described in `Understanding the difficulty of training deep
+    feedforward neural networks` - Glorot, X. & Bengio, Y. (2010). The values follow a
+    normal truncated at two of its standard deviations, rescaled so that their variance is
+
+    .. math::
+        \text{Var}(W) = \frac{2}{\text{fan\_in} + \text{fan\_out}}
+
+    Also known as Xavier normal (``xavier_normal``). A truncated normal, as in JAX:
+    torch's ``xavier_normal_`` (``fastinit.init``) is a plain normal.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.glorot_normal()
+        >>> w = init((256, 512), seed=0)
+    """
     return variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis, out_axis, batch_axis,
                             dtype)
 
 
 def glorot_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """Glorot (Xavier) uniform: variance 1 / fan_avg, limit sqrt(6 / (fan_in + fan_out))."""
+    r"""Glorot uniform initializer: uniform on :math:`[-a, a)`, scaled by the average fan.
+
+    The method is described in `Understanding the difficulty of training deep
+    feedforward neural networks` - Glorot, X. & Bengio, Y. (2010), with
+
+    .. math::
+        a = \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}
+
+    Also known as Xavier uniform (``xavier_uniform``); torch's ``xavier_uniform_`` with
+    the same fans.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.glorot_uniform()
+        >>> w = init((256, 512), seed=0)
+    """
     return variance_scaling(1.0, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype)
 
 
 def he_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """He (Kaiming) normal: *truncated* normal, variance 2 / fan_in (torch's is plain)."""
+    r"""He normal initializer: a *truncated* normal scaled for rectifiers.
+
+    The method is described in `Delving deep into rectifiers: Surpassing human-level
+    performance on ImageNet classification` - He, K. et al. (2015). The values follow a
+    normal truncated at two of its standard deviations, rescaled so that their variance is
+
+    .. math::
+        \text{Var}(W) = \frac{2}{\text{fan\_in}}
+
+    Also known as Kaiming normal (``kaiming_normal``) or MSRA. A truncated normal, as in
+    JAX: torch's ``kaiming_normal_`` (``fastinit.init``) is a plain normal.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.he_normal()
+        >>> w = init((3, 3, 64, 128), seed=0)
+    """
     return variance_scaling(2.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype)
 
 
 def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """He (Kaiming) uniform: variance 2 / fan_in, limit sqrt(6 / fan_in)."""
+    r"""He uniform initializer: uniform on :math:`[-a, a)`, scaled for rectifiers.
+
+    The method is described in `Delving deep into rectifiers: Surpassing human-level
+    performance on ImageNet classification` - He, K. et al. (2015), with
+
+    .. math::
+        a = \sqrt{\frac{6}{\text{fan\_in}}}
+
+    Also known as Kaiming uniform (``kaiming_uniform``) or MSRA; torch's
+    ``kaiming_uniform_(nonlinearity="relu")`` with the same fans.
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.he_uniform()
+        >>> w = init((3, 3, 64, 128), seed=0)
+    """
     return variance_scaling(2.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
 
 
 def lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """LeCun normal: *truncated* normal, variance 1 / fan_in."""
+    r"""LeCun normal initializer: a *truncated* normal scaled by the fan-in.
+
+    The method is described in `Efficient BackProp` - LeCun, Y. et al. (1998), and is
+    the initialization of self-normalizing (SELU) networks (Klambauer, G. et al.,
+    2017). The values follow a normal truncated at two of its standard deviations,
+    rescaled so that their variance is
+
+    .. math::
+        \text{Var}(W) = \frac{1}{\text{fan\_in}}
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.lecun_normal()
+        >>> w = init((256, 512), seed=0)
+    """
     return variance_scaling(1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype)
 
 
 def lecun_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
-    """LeCun uniform: variance 1 / fan_in, limit sqrt(3 / fan_in)."""
+    r"""LeCun uniform initializer: uniform on :math:`[-a, a)` scaled by the fan-in.
+
+    The method is described in `Efficient BackProp` - LeCun, Y. et al. (1998), with
+
+    .. math::
+        a = \sqrt{\frac{3}{\text{fan\_in}}}
+
+    Examples:
+        >>> from fastinit import initializers
+        >>> init = initializers.lecun_uniform()
+        >>> w = init((256, 512), seed=0)
+    """
     return variance_scaling(1.0, "fan_in", "uniform", in_axis, out_axis, batch_axis, dtype)
 
 
