@@ -15,7 +15,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 case $step in
   tests)
     python3 -m pytest tests/test_backends_cupy.py tests/test_backends_numba_cuda.py \
-      tests/test_kernels.py tests/test_bench.py -q -rs 2>&1 | tee "$out/gpu-tests.log"
+      tests/test_kernels.py tests/test_bench.py tests/test_torch.py -q -rs 2>&1 \
+      | tee "$out/gpu-tests.log"
     ;;
   bench)
     python3 -m fastinit bench --device cuda --json "$out" --plot "$out" 2>&1 \
