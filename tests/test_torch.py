@@ -8,7 +8,6 @@ fill per (device, dtype); bad input raises before anything is written.
 import functools
 import math
 import re
-import warnings
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from torch import nn
 import fastinit
 import fastinit.torch as ft
 from fastinit import Generator, Normal, TruncatedNormal, Uniform, arrays
-from fastinit.schemes import ONES, ZEROS, Constant, KaimingNormal, XavierUniform
+from fastinit.schemes import ONES, ZEROS, Constant, KaimingNormal
 from fastinit.torch import plan
 
 

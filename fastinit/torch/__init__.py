@@ -40,7 +40,7 @@ from torch import nn
 from ..generator import _check_u64
 from .lsuv import LSUV_TYPES, lsuv_
 from .names import canonical_name, stream_of
-from .plan import (Target, _is_dtensor, load_checkpoint, open_checkpoint, own_tensors, run,
+from .plan import (Target, is_dtensor, load_checkpoint, open_checkpoint, own_tensors, run,
                    schemes, targets)
 
 __all__ = ["LSUV_TYPES", "canonical_name", "init_module", "lsuv_", "materialize", "param_init_fn",
@@ -117,7 +117,7 @@ def _allocate(module, device, recurse=True):
     def allocate(t):
         if not t.is_meta:
             return t.to(device)
-        if _is_dtensor(t):
+        if is_dtensor(t):
             return torch.empty_like(t, device=device)
         return torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=device)
 

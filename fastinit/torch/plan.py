@@ -176,7 +176,7 @@ def targets(module, plan):
 # --- sharded and plain tensors ---------------------------------------------------------
 
 
-def _is_dtensor(tensor):
+def is_dtensor(tensor):
     try:
         from torch.distributed.tensor import DTensor
     except ImportError:
@@ -188,7 +188,7 @@ def local_part(tensor):
     """(local tensor, global shape, indices): a DTensor's local shard and, per
     dimension, the increasing global indices it holds; a plain tensor is its own
     whole, with indices None."""
-    if not _is_dtensor(tensor):
+    if not is_dtensor(tensor):
         return tensor.detach(), tuple(tensor.shape), None
     from torch.distributed.tensor import Partial, Shard
     from torch.distributed.tensor.placement_types import _StridedShard  # FSDP2 over TP
