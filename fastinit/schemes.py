@@ -166,6 +166,11 @@ def variance_scaling_dist(scale, mode, distribution, fan_in, fan_out):
 # --- torch.nn.init's named schemes, as data ------------------------------------------
 
 
+def _xavier_std(shape, gain):
+    fan_in, fan_out = fan_in_and_fan_out(shape)
+    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
 @dataclass(frozen=True)
 class XavierUniform:
     """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
@@ -173,9 +178,7 @@ class XavierUniform:
     gain: float = 1.0
 
     def distribution(self, shape):
-        fan_in, fan_out = fan_in_and_fan_out(shape)
-        std = self.gain * math.sqrt(2.0 / float(fan_in + fan_out))
-        a = math.sqrt(3.0) * std
+        a = math.sqrt(3.0) * _xavier_std(shape, self.gain)
         return Uniform(-a, a)
 
 
@@ -186,8 +189,7 @@ class XavierNormal:
     gain: float = 1.0
 
     def distribution(self, shape):
-        fan_in, fan_out = fan_in_and_fan_out(shape)
-        return Normal(0.0, self.gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+        return Normal(0.0, _xavier_std(shape, self.gain))
 
 
 def _kaiming_std(shape, a, mode, nonlinearity):
