@@ -58,59 +58,64 @@ class Target:
 # --- schemes ---------------------------------------------------------------------------
 
 
+def _is_elementwise(scheme):
+    """Whether the table fill writes ``scheme``: a distribution, a fan-based scheme or
+    a constant (the other schemes are None and functions)."""
+    return isinstance(scheme, _DISTRIBUTIONS + (Constant,)) or hasattr(scheme, "distribution")
+
+
+def _is_function(scheme):
+    return scheme is not None and not _is_elementwise(scheme)
+
+
 def _check_scheme(scheme, where):
-    if scheme is None or isinstance(scheme, _DISTRIBUTIONS + (Constant,)):
-        return scheme
-    if hasattr(scheme, "distribution") or callable(scheme):
+    if scheme is None or _is_elementwise(scheme) or callable(scheme):
         return scheme
     raise TypeError(f"{where}: expected {_SCHEMES_ACCEPTED}; got {scheme!r}")
 
 
+_MISSING = object()
+
+
 def _compile_rules(rules):
-    """``rules`` as a list of (matches(name, module, local), scheme or {local: scheme})."""
+    """``rules`` as a list of ``lookup(name, module, local)``, each returning the rule's
+    scheme for the tensor, or ``_MISSING`` when the rule does not match it."""
     if rules is None:
         return []
     if not isinstance(rules, Mapping):
         raise TypeError(f"rules must be a mapping from name patterns or module types to "
                         f"schemes, got {type(rules).__name__}")
-    compiled = []
-    for key, scheme in rules.items():
-        if isinstance(key, type) and issubclass(key, nn.Module):
-            if isinstance(scheme, Mapping):
-                per_name = {local: _check_scheme(s, f"rules[{key.__name__}][{local!r}]")
-                            for local, s in scheme.items()}
-                compiled.append((_type_match(key, per_name), per_name))
-                continue
-            compiled.append((_type_match(key, None), _check_scheme(scheme, f"rules[{key!r}]")))
-        elif isinstance(key, str):
-            compiled.append((lambda name, module, local, key=key: fnmatch.fnmatchcase(name, key),
-                             _check_scheme(scheme, f"rules[{key!r}]")))
-        elif isinstance(key, re.Pattern):
-            compiled.append((lambda name, module, local, key=key: key.fullmatch(name) is not None,
-                             _check_scheme(scheme, f"rules[{key.pattern!r}]")))
-        else:
-            raise TypeError(f"rules keys must be name patterns (str globs such as "
-                            f"'*.c_proj.weight', or re.compile(...)) or nn.Module subclasses, "
-                            f"got {key!r}")
-    return compiled
+    return [_lookup(key, scheme) for key, scheme in rules.items()]
 
 
-def _type_match(module_type, per_name):
-    if per_name is None:
-        return lambda name, module, local: isinstance(module, module_type)
-    return lambda name, module, local: isinstance(module, module_type) and any(
-        fnmatch.fnmatchcase(local, pattern) for pattern in per_name)
+def _lookup(key, scheme):
+    if isinstance(key, type) and issubclass(key, nn.Module):
+        if isinstance(scheme, Mapping):
+            per_name = {local: _check_scheme(s, f"rules[{key.__name__}][{local!r}]")
+                        for local, s in scheme.items()}
+            return lambda name, module, local: next(
+                (s for pattern, s in per_name.items() if fnmatch.fnmatchcase(local, pattern)),
+                _MISSING) if isinstance(module, key) else _MISSING
+        scheme = _check_scheme(scheme, f"rules[{key!r}]")
+        return lambda name, module, local: scheme if isinstance(module, key) else _MISSING
+    if isinstance(key, str):
+        scheme = _check_scheme(scheme, f"rules[{key!r}]")
+        return lambda name, module, local: (scheme if fnmatch.fnmatchcase(name, key)
+                                            else _MISSING)
+    if isinstance(key, re.Pattern):
+        scheme = _check_scheme(scheme, f"rules[{key.pattern!r}]")
+        return lambda name, module, local: scheme if key.fullmatch(name) else _MISSING
+    raise TypeError(f"rules keys must be name patterns (str globs such as '*.c_proj.weight', "
+                    f"or re.compile(...)) or nn.Module subclasses, got {key!r}")
 
 
 def _user_scheme(compiled, name, module, local):
-    """(True, scheme) of the first rule matching the tensor, else (False, None)."""
-    for matches, scheme in compiled:
-        if matches(name, module, local):
-            if isinstance(scheme, Mapping):
-                scheme = next(s for pattern, s in scheme.items()
-                              if fnmatch.fnmatchcase(local, pattern))
-            return True, scheme
-    return False, None
+    """The scheme of the first rule matching the tensor, else ``_MISSING``."""
+    for lookup in compiled:
+        scheme = lookup(name, module, local)
+        if scheme is not _MISSING:
+            return scheme
+    return _MISSING
 
 
 def _join(prefix, name):
@@ -146,8 +151,8 @@ def schemes(module, rules=None, provided=frozenset()):
             zeroed[canonical_name(_join(prefix, "weight"))] = zero_rows(owner)
     plan, uncovered = {}, []
     for name, owner, local, tensor, is_buffer in own_tensors(module):
-        found, scheme = _user_scheme(compiled, name, owner, local)
-        if not found:
+        scheme = _user_scheme(compiled, name, owner, local)
+        if scheme is _MISSING:
             if name not in defaults:
                 if not is_buffer and name not in provided:
                     uncovered.append(f"{name} ({type(owner).__name__}.{local})")
@@ -160,11 +165,6 @@ def schemes(module, rules=None, provided=frozenset()):
             + "; give each a scheme in rules= (e.g. rules={'cls_token': "
               "fastinit.Normal(0, 0.02)}, or a catch-all '*')")
     return plan
-
-
-def _is_function(scheme):
-    return not isinstance(scheme, _DISTRIBUTIONS + (Constant,)) and not hasattr(
-        scheme, "distribution") and scheme is not None
 
 
 def targets(module, plan):
