@@ -22,11 +22,6 @@ import numpy as np
 
 from .backends import MAX_DIMS, STORAGE, DeviceView, cpu
 
-try:
-    from ml_dtypes import bfloat16 as _ML_BFLOAT16
-except ImportError:  # ml_dtypes is optional: bfloat16 numpy arrays need it
-    _ML_BFLOAT16 = None
-
 _NUMPY_NAMES = {
     np.dtype(np.float16): "float16",
     np.dtype(np.float32): "float32",
@@ -35,9 +30,17 @@ _NUMPY_NAMES = {
     np.dtype(np.uint8): "uint8",
     np.dtype(np.uint32): "uint32",
 }
-if _ML_BFLOAT16 is not None:
-    _NUMPY_NAMES[np.dtype(_ML_BFLOAT16)] = "bfloat16"
-_TYPESTR_NAMES = {dtype.str: name for dtype, name in _NUMPY_NAMES.items() if name != "bfloat16"}
+_TYPESTR_NAMES = {dtype.str: name for dtype, name in _NUMPY_NAMES.items()}
+
+
+def _numpy_name(dtype):
+    """fastinit's name of a numpy dtype, or None. A bfloat16 array exists only once
+    ml_dtypes is imported, so it is looked for only then (importing it costs 0.6 s)."""
+    name = _NUMPY_NAMES.get(dtype)
+    ml_dtypes = sys.modules.get("ml_dtypes")
+    if name is None and ml_dtypes is not None and dtype == np.dtype(ml_dtypes.bfloat16):
+        return "bfloat16"
+    return name
 
 _SUPPORTED = ("float16, bfloat16, float32, float64 (bool/uint8 masks, uint32 words)")
 
@@ -113,7 +116,7 @@ def dtype_name(x):
                             + _SUPPORTED)
         return name
     if isinstance(x, np.ndarray) or is_cupy_array(x):
-        name = _NUMPY_NAMES.get(np.dtype(x.dtype))
+        name = _numpy_name(np.dtype(x.dtype))
         if name is None:
             raise TypeError(f"array dtype {x.dtype} is not supported; expected one of "
                             "float16, bfloat16 (ml_dtypes), float32, float64 "

@@ -3,6 +3,10 @@
 * ``fastinit bench [--device cpu|cuda|all] [--quick] [--sizes 20,26] [--json PATH]
   [--plot PATH]`` times fastinit (``fastinit.bench``).
 * ``fastinit info [--json]``: versions, backends, devices, plain-write bandwidth.
+* ``fastinit bench --cold [--json PATH]`` times first calls in fresh processes, with an
+  empty and a warm Numba cache (``fastinit.coldstart``).
+* ``fastinit warmup [--dtypes ...] [--rules ...]`` compiles the CPU kernels into Numba's
+  disk cache (``fastinit.warmup``).
 * ``fastinit stream --seed S [--stream K] [--count N] [--offset BLOCK]`` writes the raw
   words of a stream to stdout, for test batteries.
 """
@@ -12,12 +16,13 @@ import json
 import os
 import platform
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, arrays, bench
+from . import __version__, arrays, bench, warmup
 from .distributions import Raw
 from .generator import Generator
 
@@ -127,7 +132,26 @@ def _parser():
                    f"transformers-style _init_weights loop; one of {', '.join(_MODEL_CONFIGS)} "
                    "or none (default gpt2 on the CPU, gpt2-xl on CUDA, gpt2-tiny with "
                    "--quick; needs torch)")
+    b.add_argument("--cold", action="store_true",
+                   help="time first calls instead: each case in a fresh process, with an "
+                   "empty Numba cache and again with the one it left, beside torch's first "
+                   "call (the CPU; --json as above, the other flags do not apply)")
     b.set_defaults(run=_bench)
+
+    warm = commands.add_parser(
+        "warmup", help="compile the CPU kernels into Numba's disk cache, ahead of use",
+        description="Compile every CPU kernel specialization (each rule, dtype and layout; "
+        "or those of --dtypes and --rules) into Numba's disk cache, so that no first call "
+        "waits for the compiler: run it where the kernels will run, e.g. as a `RUN "
+        "fastinit warmup` layer of a container image or a step at the start of a CI job "
+        "(the cache is valid for this CPU model and these fastinit sources only). "
+        "NUMBA_CACHE_DIR chooses where the cache lives.")
+    warm.add_argument("--dtypes", type=_csv(_one_of(warmup.DTYPES)), metavar="DTYPE,...",
+                      help=f"from {', '.join(warmup.DTYPES)} (default all)")
+    warm.add_argument("--rules", type=_csv(_one_of(tuple(warmup.DISTRIBUTIONS))),
+                      metavar="NAME,...",
+                      help=f"from {', '.join(warmup.DISTRIBUTIONS)} (default all)")
+    warm.set_defaults(run=_warmup)
 
     info = commands.add_parser(
         "info", help="versions, backends (and why one is missing), devices, write bandwidth",
@@ -352,6 +376,8 @@ def _matplotlib_missing():
 
 
 def _bench(args):
+    if args.cold:
+        return _bench_cold(args)
     if args.plot is not None and (why := _matplotlib_missing()):
         _fail(f"--plot needs matplotlib: {why} (pip install matplotlib)")
     devices = _devices(args.device)
@@ -370,6 +396,54 @@ def _bench(args):
     if args.plot is not None:
         path = bench.plot(runs, _plot_path(args.plot, runs))
         print(f"\nwrote {path}")
+    return 0
+
+
+def _seconds(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _bench_cold(args):
+    from . import coldstart
+
+    env = bench.environment("cpu")
+    print(f"fastinit bench --cold on {env['device']}, {env['date']}, commit {env['commit']}")
+    print("wall clock of each first call in a fresh process; cold: empty Numba cache, warm: "
+          "the cache the cold run left; torch: torch.nn.init's first call in a fresh process")
+    print(f"\n  {'case':<50}{'cold s':>8}{'warm s':>8}{'torch s':>9}{'goal s':>8}")
+
+    def print_row(r):
+        print(f"  {r['case']:<50}{_seconds(r['cold_s']):>8}{_seconds(r['warm_s']):>8}"
+              f"{_seconds(r['torch_s']):>9}{_seconds(r['goal_s']):>8}", flush=True)
+
+    results = coldstart.run(on_row=print_row)
+    if args.json is not None:
+        path = args.json
+        if path.is_dir():
+            path = path / f"cpu-cold-{results['date']}-{results['commit']}.json"
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {path}")
+    return 0
+
+
+# --- fastinit warmup ---------------------------------------------------------------------
+
+
+def _warmup(args):
+    from .backends import cpu
+
+    todo = warmup.items(args.dtypes, args.rules)
+    print(f"compiling {len(todo)} CPU kernels into {cpu.cache_state()[0]}")
+    progress = _Progress(len(todo))
+    start = time.perf_counter()
+    for item in todo:
+        progress.draw(f"compiling {warmup.describe(item)}")
+        warmup.compile_one(item)
+        progress.tick(warmup.describe(item))
+    progress.clear()
+    where, current, _ = cpu.cache_state()
+    print(f"done in {time.perf_counter() - start:.1f} s: {current} kernel compilations cached "
+          f"in {where}")
     return 0
 
 
@@ -495,6 +569,14 @@ def _write_bandwidth(log2=WRITE_PROBE_LOG2):
     return arr.nbytes / best / 1e9
 
 
+def _kernel_cache():
+    from .backends import cpu
+
+    where, current, stale = cpu.cache_state()
+    return {"directory": str(where), "current": current, "stale": stale,
+            "specializations": len(warmup.specializations())}
+
+
 def _info_report():
     import numba
 
@@ -508,6 +590,7 @@ def _info_report():
                 "numba_threads": numba.get_num_threads()},
         "cuda_devices": cuda,
         "no_cuda": no_cuda,
+        "kernel_cache": _kernel_cache(),
         "plain_write_gbps": round(_write_bandwidth(), 2),
         "plain_write": f"numpy fill of 2^{WRITE_PROBE_LOG2} float32, "
                        f"{4 << WRITE_PROBE_LOG2 >> 20} MiB, best of 5",
@@ -535,6 +618,12 @@ def _info(args):
         print(f"  {device}")
     if not report["cuda_devices"]:
         print(f"  cuda        none: {report['no_cuda']}")
+    cache = report["kernel_cache"]
+    print("kernel cache")
+    print(f"  {cache['directory']}")
+    print(f"  {cache['current']} compiled for these sources and this CPU "
+          f"({cache['specializations']} specializations in all; `fastinit warmup` compiles "
+          f"them), {cache['stale']} stale")
     print("memory")
     print(f"  plain write {report['plain_write_gbps']:.1f} GB/s ({report['plain_write']})")
     return 0

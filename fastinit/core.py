@@ -1,8 +1,9 @@
 """The generator and the word-to-value rules, as scalar functions.
 
-Each function is plain ``numba.njit`` without signatures, so the same source serves
-the CPU backend, CUDA kernels (``numba.cuda`` compiles ``njit`` functions as device
-functions) and pure Python under ``NUMBA_DISABLE_JIT=1``. Philox words travel as
+Each function is a ``_bits.device`` function: a plain Python function that compiled
+code calls as its own compilation (once per signature, inlined by LLVM), so the same
+source serves the CPU backend, CUDA kernels (on the CUDA target too) and pure Python
+under ``NUMBA_DISABLE_JIT=1``, the CUDA simulator or a call from Python. Philox words travel as
 ``uint64`` holding 32 significant bits: 32x32->64-bit products then need no casts,
 and LLVM turns them into packed ``vpmuludq``.
 
@@ -23,10 +24,8 @@ docs/stream.md states each rule; ``fastinit.reference`` re-implements them in nu
 import math
 
 import numpy as np
-from numba import njit
-
 from . import _constants as C
-from ._bits import f32_to_u32, f64_to_u64, mul, u32_to_f32, u64_to_f64
+from ._bits import device, f32_to_u32, f64_to_u64, mul, u32_to_f32, u64_to_f64
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -36,14 +35,14 @@ _W0 = np.uint64(C.PHILOX_W0)
 _W1 = np.uint64(C.PHILOX_W1)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def philox_round(c0, c1, c2, c3, k0, k1):
     p0 = c0 * _M0
     p1 = c2 * _M1
     return (p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1, p0 & _MASK32
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def philox4x32(c0, c1, c2, c3, k0, k1, rounds):
     """Philox4x32-R of one block: counter (c0..c3), key (k0, k1), all uint64 < 2**32."""
     c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
@@ -75,25 +74,25 @@ _MASK16 = np.uint64(0xFFFF)
 # Integers go to floats through int32, the widest conversion SIMD units have.
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def u01_24(w):
     """float32 in [0, 1 - 2**-24]: the top 24 bits of a word."""
     return mul(np.float32(np.int32(w >> _S8)), _P2M24_32)  # box_muller32 adds to it
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def u01_16(h):
     """float32 in [0, 1 - 2**-16]: a 16-bit half-word."""
     return np.float32(np.int32(h)) * _P2M16_32
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def bits53(wa, wb):
     """53 random bits: the 32 of ``wa`` above the top 21 of ``wb``."""
     return (wa << _S21) | (wb >> _S11)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def _u53(wa, wb, low_bit):
     """(k | low_bit) / 2**53 for the 53 bits k of two words, summed from its top 27
     and low 26 bits; both parts and the sum are exact."""
@@ -102,13 +101,13 @@ def _u53(wa, wb, low_bit):
     return mul(hi, _P2M27_64) + mul(lo, _P2M53_64)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def u01_53(wa, wb):
     """float64 in [0, 1 - 2**-53]: k / 2**53 for the 53 bits k of two words."""
     return _u53(wa, wb, np.uint64(0))
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def u01_open32(w):
     """float64 in (0, 1): (w + 1/2) / 2**32."""
     hi = np.float64(np.int32(w >> _S16))
@@ -116,7 +115,7 @@ def u01_open32(w):
     return (mul(hi, _P2P16_64) + lo + _HALF64) * _P2M32_64
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def u01_open53(wa, wb):
     """float64 in [2**-53, 1 - 2**-53]: (k | 1) / 2**53, odd multiples of 2**-53 only."""
     return _u53(wa, wb, np.uint64(1))
@@ -141,7 +140,7 @@ _P2P54_64 = np.float64(2.0**54)
 _TINY64 = np.float64(2.0**-1022)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def log32(x):
     """log(x) for a positive, normal float32 x, within 1 ulp."""
     b = f32_to_u32(x)
@@ -162,7 +161,7 @@ def log32(x):
     return mul(dk, _LN2_HI32) - ((hfsq - (mul(s, hfsq + r) + mul(dk, _LN2_LO32))) - f)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def log64(x):
     """log(x) for a positive float64 x (subnormals included), within 1 ulp."""
     tiny = x < _TINY64
@@ -198,7 +197,7 @@ _TWO_PI32 = np.float32(C.TWO_PI)
 _TWO_PI64 = np.float64(C.TWO_PI)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def _quadrant(s, c, n):
     """(sin, cos) of x + n quarter turns from (sin x, cos x), with selects only."""
     swap = (n & 1) != 0
@@ -207,7 +206,7 @@ def _quadrant(s, c, n):
     return (-s2 if (n & 2) != 0 else s2), (-c2 if ((n + 1) & 2) != 0 else c2)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def sincos_turn24(k):
     """(sin, cos) of 2*pi*k/2**24 in float32, for an integer 0 <= k < 2**24."""
     kk = np.int32(k)
@@ -219,7 +218,7 @@ def sincos_turn24(k):
     return _quadrant(x + mul(x * z, ps), _ONE32 + mul(z, pc), n)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def sincos_turn53(k):
     """(sin, cos) of 2*pi*k/2**53 in float64, for an integer 0 <= k < 2**53."""
     n = (k + np.uint64(1 << 50)) >> np.uint64(51)
@@ -242,7 +241,7 @@ _MINUS_TWO32 = np.float32(-2.0)
 _MINUS_TWO64 = np.float64(-2.0)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def box_muller32(wa, wb):
     u1 = u01_24(wa) + _P2M24_32
     r = np.float32(math.sqrt(_MINUS_TWO32 * log32(u1)))
@@ -250,7 +249,7 @@ def box_muller32(wa, wb):
     return r * c, r * s
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def box_muller64(w0, w1, w2, w3):
     u1 = u01_53(w0, w1) + _P2M53_64
     r = math.sqrt(_MINUS_TWO64 * log64(u1))
@@ -273,7 +272,7 @@ _CONST1 = np.float64(C.AS241_CONST1)
 _CONST2 = np.float64(C.AS241_CONST2)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def _poly7(c, r):
     """c[0] + c[1] r + ... + c[7] r**7, by Horner's rule."""
     p = mul(c[7], r) + c[6]
@@ -285,7 +284,7 @@ def _poly7(c, r):
     return mul(p, r) + c[0]
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def ndtri_lower(p):
     """z with Phi(z) = p, for p in (0, 1/2], relative error about 1e-16.
 
@@ -302,7 +301,7 @@ def ndtri_lower(p):
     return central if q >= -_SPLIT1 else tail
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def truncnorm_std(u, pa, qb, mass):
     """Standard normal z truncated to [alpha, beta], by one inverse CDF.
 
@@ -327,14 +326,14 @@ _F16_DENORM_MAGIC = u32_to_f32(np.uint32(126 << 23))
 _F16_REBIAS = np.uint32(112 << 23)
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def bf16_bits(x):
     """bfloat16 bits of a finite float32, rounded to nearest even."""
     b = f32_to_u32(x)
     return np.uint16((b + _ROUND_BF16 + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
 
-@njit(inline="always", error_model="numpy")
+@device
 def f16_bits(x):
     """IEEE half bits of a finite float32, rounded to nearest even (overflow to inf)."""
     b = f32_to_u32(x)

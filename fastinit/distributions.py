@@ -270,3 +270,4 @@ def _rule(dist, dtype):
 
 
 _cached_rule = functools.lru_cache(maxsize=1024)(_rule)
+

@@ -4,14 +4,24 @@ import numpy as np
 from numba import njit
 
 from . import core
+from ._sources import DIGEST
 
 
-@njit(cache=True)
-def _blocks(ctr, key, rounds, out):
-    for i in range(ctr.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = core.philox4x32(
-            np.uint64(ctr[i, 0]), np.uint64(ctr[i, 1]), np.uint64(ctr[i, 2]),
-            np.uint64(ctr[i, 3]), np.uint64(key[i, 0]), np.uint64(key[i, 1]), rounds)
+def _build(digest):
+    """The block loop, a closure over ``digest`` so that Numba's cache keys include it."""
+
+    @njit(cache=True)
+    def blocks(ctr, key, rounds, out):
+        digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
+        for i in range(ctr.shape[0]):
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = core.philox4x32(
+                np.uint64(ctr[i, 0]), np.uint64(ctr[i, 1]), np.uint64(ctr[i, 2]),
+                np.uint64(ctr[i, 3]), np.uint64(key[i, 0]), np.uint64(key[i, 1]), rounds)
+
+    return blocks
+
+
+_blocks = _build(DIGEST)
 
 
 def philox4x32(counter, key, rounds=10):

@@ -26,7 +26,7 @@ def test_any_split_into_parallel_runs_gives_the_same_values(dist, dtype, monkeyp
     n = 5 * cpu.CHUNK + 77
     results = []
     for parts in (1, 2, 3, 7, 64):
-        monkeypatch.setattr(cpu, "get_num_threads", lambda parts=parts: parts)
+        monkeypatch.setattr(cpu, "_parts", lambda chunks, parts=parts: parts)
         buf = np.zeros(n, STORAGE[dtype])
         cpu.fill(buf, 0, (), (), rule_for(dist, dtype), dtype, 5, 9, 123, 1000, n)
         results.append(buf.tobytes())
@@ -96,7 +96,7 @@ def _expected(row, dist, dtype, storage):
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("parts", [1, 3, 64])
 def test_fill_many_writes_each_row_what_its_own_fill_writes(dtype, parts, monkeypatch):
-    monkeypatch.setattr(cpu, "get_num_threads", lambda: parts)
+    monkeypatch.setattr(cpu, "_parts", lambda chunks: parts)
     storage = STORAGE[dtype]
     word = np.dtype(f"u{np.dtype(storage).itemsize}")
     cases = [(dist, n, start) for dist in MANY for n, start in SIZES]

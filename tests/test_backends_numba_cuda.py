@@ -27,6 +27,7 @@ import pytest
 
 from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, numba_cuda
+from fastinit.backends.rules import STORES
 from fastinit.distributions import rule_for
 from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
 
@@ -345,7 +346,8 @@ except Exception as exc:
     json.dump({{"skip": f"{{type(exc).__name__}}: {{exc}}"}}, sys.stdout)
     sys.exit(0)
 
-from fastinit.backends import ENTRY, FAMILY_RULES, cpu, numba_cuda as nc
+from fastinit.backends import ENTRY, FAMILY_RULES, numba_cuda as nc
+from fastinit.backends.rules import RULES, STORES, row_params
 from fastinit.distributions import rule_for
 from test_backends_numba_cuda import CASES, STORAGE
 
@@ -361,9 +363,9 @@ u = np.uint64
 ptx = {{}}
 for dist, dtype in CASES:
     rule = rule_for(dist, dtype)
-    params = cpu.RULES[rule.name][0](*(rule.params or (0,)))
+    params = RULES[rule.name].from_row(row_params(rule))
     for strided in (False, True):
-        kernel = nc._kernel(rule.name, cpu.STORES[dtype], strided)
+        kernel = nc._kernel(rule.name, STORES[dtype], strided)
         shape, strides = nc._layout(*(((3, 4), (-1, 3)) if strided else ((), ())))
         args = (np.int64(0), shape, strides, params, u(1), u(2), u(3), u(4), u(5), np.int64(6),
                 np.int64(7))
@@ -400,7 +402,7 @@ def test_kernels_hold_no_fused_multiply_add(kernel_ptx):
     """Every kernel (each rule, storage format and layout, and fill_many for each dtype)
     compiles to PTX with no fma; the float rules' products are mul.rn, so ``mul``
     reached the CUDA target."""
-    fills = 2 * len({(rule_for(d, t).name, cpu.STORES[t]) for d, t in CASES})
+    fills = 2 * len({(rule_for(d, t).name, STORES[t]) for d, t in CASES})
     assert len(kernel_ptx) == fills + len(FAMILY_RULES)
     for name, kernel in kernel_ptx.items():
         fused = [op for op in kernel["ops"] if op.startswith("fma")]

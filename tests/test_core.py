@@ -9,16 +9,24 @@ from numba import njit
 from fastinit import core
 
 
-@njit
 def _map1(f, x, out):
-    for i in range(x.size):
-        out[i] = f(x[i])
+    """out[i] = f(x[i]), with ``f`` compiled as kernels compile it (a device function)."""
+
+    @njit
+    def loop(x, out):
+        for i in range(x.size):
+            out[i] = f(x[i])
+
+    loop(x, out)
 
 
-@njit
 def _map_pair(f, x, out0, out1):
-    for i in range(x.size):
-        out0[i], out1[i] = f(x[i])
+    @njit
+    def loop(x, out0, out1):
+        for i in range(x.size):
+            out0[i], out1[i] = f(x[i])
+
+    loop(x, out0, out1)
 
 
 def _ulps(got, want, ftype):

@@ -1,284 +1,292 @@
-"""CPU backend: Numba, parallel over chunks, SIMD across Philox blocks within a chunk.
+"""CPU backend: Numba, chunks over a thread pool, SIMD across Philox blocks within a chunk.
 
 A chunk is ``CHUNK`` consecutive logical elements, aligned to multiples of ``CHUNK``
-in the tensor's own index space. Each thread takes whole chunks; inside one it
-computes the words of all the chunk's blocks in a loop LLVM vectorizes (lanes of
-independent counters), turns them into values in a second loop, rounds them to the
-output format in a third and stores the ones it owns. What an element gets depends
-only on its index, never on the number of threads or on where a fill starts.
+in the tensor's own index space. A fill lists its destinations' chunks end to end and
+splits them into runs; threads take runs. Inside a chunk the kernel computes the words
+of all the chunk's blocks in a loop LLVM vectorizes (lanes of independent counters),
+turns them into values in a second loop, rounds them to the storage format in a third
+and copies the ones it owns. What an element gets depends only on its index, never
+on the number of threads or on where a fill starts.
 
-One kernel serves every rule: a rule's parameters travel as a named tuple of its own
-class, and the emitter, block width and precision are chosen from that type while
-Numba compiles. Each (rule, output format) pair thus compiles once, everything
-inlined, and is cached on disk.
+One kernel serves every rule, storage format and layout, and each of the three is the
+*type* of an argument: the rule's parameter record (``rules.RULES``), a store marker
+and a layout record (``Contiguous`` or ``Strided``). Numba thus compiles, on first
+use, one specialization per (rule, format, layout) with nothing else in it, and keeps
+it in its disk cache, keyed on the digest of every source it is built from
+(``fastinit._sources``). The kernel releases the GIL, and a plain thread pool runs its
+runs in parallel: Numba's ``parallel=True`` passes, which tripled compile times, are
+not needed. ``warmup`` compiles every specialization ahead of use.
 """
 
+import concurrent.futures
+import functools
+import threading
 from collections import namedtuple
 
 import numpy as np
-from numba import carray, get_num_threads, njit, prange, types
-from numba.core import cgutils
-from numba.core.extending import intrinsic, overload
+from numba import config, get_num_threads, njit
+from numba.core.extending import overload
 from numba.np.numpy_support import as_dtype
 
 from .. import core
-from .._bits import mul
-from .._constants import ELEMENTS_PER_BLOCK
-from . import FAMILIES, STORAGE
+from .._bits import DEVICE
+from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
+from .._sources import DIGEST
+from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
+from .rules import CONVERT, RULES, array_at, element_offset, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
+TASK_CHUNKS = 4  # a fill runs in parallel from twice this many chunks (32768 elements) up
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_LOW16 = np.uint64(0xFFFF)
-_S16 = np.uint64(16)
-_ROUNDS = 10
 
-SAME, BF16, F16, U8 = range(4)
-STORES = {"float32": SAME, "float64": SAME, "uint32": SAME, "bfloat16": BF16, "float16": F16,
-          "bool": U8, "uint8": U8}
+# Layouts: every row's ``n`` elements contiguous at its ``ptr``, or (one row) element i
+# at buf[origin + offset(i)] with int64 ``shape`` and element ``strides``.
+Contiguous = namedtuple("Contiguous", ())
+Strided = namedtuple("Strided", "buf origin shape strides")
+CONTIGUOUS = Contiguous()
 
-_JIT = {"error_model": "numpy"}
-_INLINE = {"inline": "always", "error_model": "numpy"}
+# Storage formats as marker types: each names the conversion of a value to its
+# storage word (rules.CONVERT) and the word's dtype.
+F32Store = namedtuple("F32Store", ())
+F64Store = namedtuple("F64Store", ())
+U32Store = namedtuple("U32Store", ())
+Bf16Store = namedtuple("Bf16Store", ())
+F16Store = namedtuple("F16Store", ())
+U8Store = namedtuple("U8Store", ())
+_FORMATS = {F32Store: ("same", np.float32), F64Store: ("same", np.float64),
+            U32Store: ("same", np.uint32), Bf16Store: ("bf16", np.uint16),
+            F16Store: ("f16", np.uint16), U8Store: ("u8", np.uint8)}
+STORE_MARKERS = {"float32": F32Store(), "float64": F64Store(), "uint32": U32Store(),
+                 "bfloat16": Bf16Store(), "float16": F16Store(), "bool": U8Store(),
+                 "uint8": U8Store()}
 
-
-@njit(**_INLINE)
-def _clip(v, lo, hi):
-    return min(max(v, lo), hi)
-
-
-# --- rules: parameters, and one Philox block's words to its elements ----------------
-
-RawParams = namedtuple("RawParams", "unused")
-BernoulliParams = namedtuple("BernoulliParams", "threshold")
-Uniform32Params = namedtuple("Uniform32Params", "lo span bot top")
-Uniform16Params = namedtuple("Uniform16Params", "lo span bot top")
-Uniform64Params = namedtuple("Uniform64Params", "lo span bot top")
-Normal32Params = namedtuple("Normal32Params", "mean std")
-Normal64Params = namedtuple("Normal64Params", "mean std")
-Truncnorm32Params = namedtuple("Truncnorm32Params", "pa qb mass mean std bot top")
-Truncnorm64Params = namedtuple("Truncnorm64Params", "pa qb mass mean std bot top")
+_BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in RULES.items()}
 
 
-@njit(**_INLINE)
-def _emit_raw(p, w0, w1, w2, w3, vals, e):
-    vals[e] = w0
-    vals[e + 1] = w1
-    vals[e + 2] = w2
-    vals[e + 3] = w3
-
-
-@njit(**_INLINE)
-def _emit_bernoulli(p, w0, w1, w2, w3, vals, e):
-    vals[e] = np.float32(w0 < p.threshold)
-    vals[e + 1] = np.float32(w1 < p.threshold)
-    vals[e + 2] = np.float32(w2 < p.threshold)
-    vals[e + 3] = np.float32(w3 < p.threshold)
-
-
-@njit(**_INLINE)
-def _uniform(p, u):
-    return _clip(p.lo + mul(p.span, u), p.bot, p.top)
-
-
-@njit(**_INLINE)
-def _emit_uniform32(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _uniform(p, core.u01_24(w0))
-    vals[e + 1] = _uniform(p, core.u01_24(w1))
-    vals[e + 2] = _uniform(p, core.u01_24(w2))
-    vals[e + 3] = _uniform(p, core.u01_24(w3))
-
-
-@njit(**_INLINE)
-def _emit_uniform16(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _uniform(p, core.u01_16(w0 & _LOW16))
-    vals[e + 1] = _uniform(p, core.u01_16(w0 >> _S16))
-    vals[e + 2] = _uniform(p, core.u01_16(w1 & _LOW16))
-    vals[e + 3] = _uniform(p, core.u01_16(w1 >> _S16))
-    vals[e + 4] = _uniform(p, core.u01_16(w2 & _LOW16))
-    vals[e + 5] = _uniform(p, core.u01_16(w2 >> _S16))
-    vals[e + 6] = _uniform(p, core.u01_16(w3 & _LOW16))
-    vals[e + 7] = _uniform(p, core.u01_16(w3 >> _S16))
-
-
-@njit(**_INLINE)
-def _emit_uniform64(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _uniform(p, core.u01_53(w0, w1))
-    vals[e + 1] = _uniform(p, core.u01_53(w2, w3))
-
-
-@njit(**_INLINE)
-def _emit_normal32(p, w0, w1, w2, w3, vals, e):
-    z0, z1 = core.box_muller32(w0, w1)
-    z2, z3 = core.box_muller32(w2, w3)
-    vals[e] = p.mean + mul(p.std, z0)
-    vals[e + 1] = p.mean + mul(p.std, z1)
-    vals[e + 2] = p.mean + mul(p.std, z2)
-    vals[e + 3] = p.mean + mul(p.std, z3)
-
-
-@njit(**_INLINE)
-def _emit_normal64(p, w0, w1, w2, w3, vals, e):
-    z0, z1 = core.box_muller64(w0, w1, w2, w3)
-    vals[e] = p.mean + mul(p.std, z0)
-    vals[e + 1] = p.mean + mul(p.std, z1)
-
-
-@njit(**_INLINE)
-def _truncnorm(p, u):
-    return p.mean + mul(p.std, core.truncnorm_std(u, p.pa, p.qb, p.mass))
-
-
-@njit(**_INLINE)
-def _emit_truncnorm32(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _clip(np.float32(_truncnorm(p, core.u01_open32(w0))), p.bot, p.top)
-    vals[e + 1] = _clip(np.float32(_truncnorm(p, core.u01_open32(w1))), p.bot, p.top)
-    vals[e + 2] = _clip(np.float32(_truncnorm(p, core.u01_open32(w2))), p.bot, p.top)
-    vals[e + 3] = _clip(np.float32(_truncnorm(p, core.u01_open32(w3))), p.bot, p.top)
-
-
-@njit(**_INLINE)
-def _emit_truncnorm64(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _clip(_truncnorm(p, core.u01_open53(w0, w1)), p.bot, p.top)
-    vals[e + 1] = _clip(_truncnorm(p, core.u01_open53(w2, w3)), p.bot, p.top)
-
-
-# name -> (parameter class, emitter, precision of the values); elements per block
-# come from the contract's table, _constants.ELEMENTS_PER_BLOCK.
-RULES = {
-    "raw": (RawParams, _emit_raw, np.uint32),
-    "bernoulli": (BernoulliParams, _emit_bernoulli, np.float32),
-    "uniform32": (Uniform32Params, _emit_uniform32, np.float32),
-    "uniform16": (Uniform16Params, _emit_uniform16, np.float32),
-    "uniform64": (Uniform64Params, _emit_uniform64, np.float64),
-    "normal32": (Normal32Params, _emit_normal32, np.float32),
-    "normal64": (Normal64Params, _emit_normal64, np.float64),
-    "truncnorm32": (Truncnorm32Params, _emit_truncnorm32, np.float32),
-    "truncnorm64": (Truncnorm64Params, _emit_truncnorm64, np.float64),
-}
-_BY_CLASS = {cls: (emit, ELEMENTS_PER_BLOCK[name], precision)
-             for name, (cls, emit, precision) in RULES.items()}
-
-
-# Pure-Python versions of the three choices a rule makes; in compiled code each is
-# made from the parameter tuple's type, at compile time (the overloads below).
+# Each choice below has a pure-Python version (for NUMBA_DISABLE_JIT=1 and the CUDA
+# simulator) and an overload that makes it from the arguments' types while Numba compiles.
 
 
 def _emit(p, w0, w1, w2, w3, vals, e):
-    _BY_CLASS[type(p)][0](p, w0, w1, w2, w3, vals, e)
+    _BY_CLASS[type(p)][0].emit(p, w0, w1, w2, w3, vals, e)
+
+
+@overload(_emit, jit_options=DEVICE)
+def _emit_jit(p, w0, w1, w2, w3, vals, e):
+    return _BY_CLASS[p.instance_class][0].emit
 
 
 def _elements_per_block(p):
     return _BY_CLASS[type(p)][1]
 
 
-def _new_values(p):
-    return np.empty(CHUNK, _BY_CLASS[type(p)][2])
-
-
-@overload(_emit, **_INLINE)
-def _emit_jit(p, w0, w1, w2, w3, vals, e):
-    return _BY_CLASS[p.instance_class][0].py_func
-
-
-@overload(_elements_per_block, **_INLINE)
+@overload(_elements_per_block, jit_options=DEVICE)
 def _elements_per_block_jit(p):
     epb = _BY_CLASS[p.instance_class][1]
     return lambda p: epb
 
 
-@overload(_new_values, **_INLINE)
+def _new_values(p):
+    return np.empty(CHUNK, _BY_CLASS[type(p)][0].precision)
+
+
+@overload(_new_values, jit_options=DEVICE)
 def _new_values_jit(p):
-    precision = _BY_CLASS[p.instance_class][2]
+    precision = _BY_CLASS[p.instance_class][0].precision
     return lambda p: np.empty(CHUNK, precision)
 
 
-# --- stores ------------------------------------------------------------------------
+def _from_row(p, v):
+    """A parameter record like ``p`` from the doubles ``v`` of a table row."""
+    return _BY_CLASS[type(p)][0].from_row(v)
 
 
-@njit(**_INLINE)
-def _element_offset(i, shape, strides):
-    """Offset, in elements, of logical C-order index ``i``; ``shape`` and ``strides``
-    are int64 arrays (CPU) or tuples (CUDA kernels)."""
-    off = 0
-    for d in range(len(shape) - 1, -1, -1):
-        off += (i % shape[d]) * strides[d]
-        i //= shape[d]
-    return off
+@overload(_from_row, jit_options=DEVICE)
+def _from_row_jit(p, v):
+    build = _BY_CLASS[p.instance_class][0].from_row
+    return lambda p, v: build(v)
 
 
-@njit(**_INLINE)
-def _scatter(dest, start, lo, hi, chunk0, out):
-    buf, origin, shape, strides, contiguous, store = dest
-    if contiguous:
-        for g in range(lo, hi):
-            buf[origin + g - start] = out[g - chunk0]
-    else:
-        for g in range(lo, hi):
-            buf[origin + _element_offset(g - start, shape, strides)] = out[g - chunk0]
+def _stored_as_is(store, precision):
+    """Whether values of ``precision`` are their own storage words."""
+    conversion, word = _FORMATS[store]
+    return conversion == "same" and np.dtype(precision) == np.dtype(word)
 
 
-@njit(**_INLINE)
-def _put(dest, start, lo, hi, chunk0, vals, out16, out8):
-    """Round a chunk's values to the output format; store those of [lo, hi)."""
-    store = dest[5]
-    if store == BF16:
+def _new_words(store, vals):
+    """Scratch for a chunk's storage words: ``vals`` itself where values are stored as
+    they are."""
+    if _stored_as_is(type(store), vals.dtype):
+        return vals
+    return np.empty(CHUNK, _FORMATS[type(store)][1])
+
+
+@overload(_new_words, jit_options=DEVICE)
+def _new_words_jit(store, vals):
+    if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
+        return lambda store, vals: vals
+    word = _FORMATS[store.instance_class][1]
+    return lambda store, vals: np.empty(CHUNK, word)
+
+
+def _round(store, vals, words):
+    """A chunk's values rounded to their storage words."""
+    if not _stored_as_is(type(store), vals.dtype):
+        convert = CONVERT[_FORMATS[type(store)][0]]
         for k in range(CHUNK):
-            out16[k] = core.bf16_bits(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out16)
-    elif store == F16:
+            words[k] = convert(vals[k])
+
+
+@overload(_round, jit_options=DEVICE)
+def _round_jit(store, vals, words):
+    if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
+        return lambda store, vals, words: None
+    convert = CONVERT[_FORMATS[store.instance_class][0]]
+
+    def round_chunk(store, vals, words):
         for k in range(CHUNK):
-            out16[k] = core.f16_bits(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out16)
-    elif store == U8:
-        for k in range(CHUNK):
-            out8[k] = np.uint8(vals[k])
-        _scatter(dest, start, lo, hi, chunk0, out8)
-    else:
-        _scatter(dest, start, lo, hi, chunk0, vals)
+            words[k] = convert(vals[k])
+
+    return round_chunk
 
 
-# --- the kernel ------------------------------------------------------------------
+def _copy_contiguous(layout, row, words, a, b, chunk0):
+    start = row["start"]
+    dst = array_at(row["ptr"], row["n"], words.dtype)[a - start:b - start]
+    src = words[a - chunk0:b - chunk0]
+    for i in range(b - a):  # a loop over views: plain vector loads and stores
+        dst[i] = src[i]
 
 
-@njit(**_INLINE)
-def _fill_chunks(dest, ctr, p, c_first, c_last):
-    """Chunks [c_first, c_last) of a fill, in order, with scratch allocated once.
-
-    ``dest`` = (buf, origin, shape, strides, contiguous, store);
-    ``ctr`` = (key0, key1, stream0, stream1, block0, start, n); ``p`` = rule params."""
-    key0, key1, s0, s1, block0, start, n = ctr
-    epb = _elements_per_block(p)
-    nb = CHUNK // epb
-    w0 = np.empty(nb, np.uint32)
-    w1 = np.empty(nb, np.uint32)
-    w2 = np.empty(nb, np.uint32)
-    w3 = np.empty(nb, np.uint32)
-    vals = _new_values(p)
-    out16 = np.empty(CHUNK, np.uint16)
-    out8 = np.empty(CHUNK, np.uint8)
-    for c in range(c_first, c_last):
-        chunk0 = c * CHUNK
-        b0 = block0 + np.uint64(chunk0 // epb)
-        for j in range(nb):
-            b = b0 + np.uint64(j)
-            w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
-                b & _MASK32, b >> _SHIFT32, s0, s1, key0, key1, _ROUNDS)
-        for j in range(nb):
-            _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
-        _put(dest, start, max(chunk0, start), min(chunk0 + CHUNK, start + n), chunk0, vals,
-             out16, out8)
+def _copy_strided(layout, row, words, a, b, chunk0):
+    start = row["start"]
+    for g in range(a, b):
+        offset = element_offset(g - start, layout.shape, layout.strides)
+        layout.buf[layout.origin + offset] = words[g - chunk0]
 
 
-@njit(parallel=True, cache=True, **_JIT)
-def _fill(dest, ctr, p, parts):
-    """The fill's chunks split into ``parts`` contiguous runs, one per parallel task.
-    Which task computes a chunk never changes its values."""
-    start, n = ctr[5], ctr[6]
-    first = start // CHUNK
-    count = (start + n + CHUNK - 1) // CHUNK - first
-    for k in prange(parts):
-        _fill_chunks(dest, ctr, p, first + k * count // parts, first + (k + 1) * count // parts)
+def _copy(layout, row, words, a, b, chunk0):
+    """Elements [a, b) of the row's tensor, at words[a - chunk0:b - chunk0], to their
+    places in the destination."""
+    copy = _copy_strided if type(layout) is Strided else _copy_contiguous
+    copy(layout, row, words, a, b, chunk0)
+
+
+@overload(_copy, jit_options=DEVICE)
+def _copy_jit(layout, row, words, a, b, chunk0):
+    return _copy_strided if layout.instance_class is Strided else _copy_contiguous
+
+
+# --- the kernel ------------------------------------------------------------------------
+
+
+def _build(digest):
+    """The kernel, a closure over ``digest`` so that Numba's cache keys include it."""
+
+    @njit(nogil=True, cache=True, error_model="numpy")
+    def kernel(table, first, proto, store, layout, lo, hi):
+        """Global chunks [lo, hi) of the rows of ``table`` (a ``backends.ENTRY``
+        array), whose chunks lie end to end: row ``e`` holds global chunks
+        [first[e], first[e + 1]), its own chunks from ``start // CHUNK`` on. Every row
+        follows the rule of ``proto``'s type with its own parameters."""
+        digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
+        epb = _elements_per_block(proto)
+        nb = CHUNK // epb
+        w0 = np.empty(nb, np.uint32)
+        w1 = np.empty(nb, np.uint32)
+        w2 = np.empty(nb, np.uint32)
+        w3 = np.empty(nb, np.uint32)
+        vals = _new_values(proto)
+        words = _new_words(store, vals)
+        e = row_of(first, 0, lo)
+        while e < len(table) and first[e] < hi:
+            row = table[e]
+            start = row["start"]
+            end = start + row["n"]
+            key, stream, block0 = row["seed"], row["stream"], row["block0"]
+            p = _from_row(proto, row["params"])
+            own = start // CHUNK - first[e]
+            for c in range(max(lo, first[e]) + own, min(hi, first[e + 1]) + own):
+                chunk0 = c * CHUNK
+                b0 = block0 + np.uint64(chunk0 // epb)
+                for j in range(nb):
+                    b = b0 + np.uint64(j)
+                    w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
+                        b & _MASK32, b >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
+                        key & _MASK32, key >> _SHIFT32, PHILOX_ROUNDS)
+                for j in range(nb):
+                    _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
+                _round(store, vals, words)
+                _copy(layout, row, words, max(chunk0, start), min(chunk0 + CHUNK, end), chunk0)
+            e += 1
+
+    return kernel
+
+
+_kernel = _build(DIGEST)
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max(1, config.NUMBA_NUM_THREADS - 1), thread_name_prefix="fastinit")
+    return _pool
+
+
+def _parts(chunks):
+    """Runs to split ``chunks`` chunks into: one below 2 * TASK_CHUNKS, else up to four
+    per thread (``numba.get_num_threads()``), so busy cores even out."""
+    if chunks < 2 * TASK_CHUNKS:
+        return 1
+    threads = get_num_threads()
+    return 1 if threads == 1 else min(4 * threads, chunks // TASK_CHUNKS)
+
+
+def _chunk_starts(table):
+    """Prefix sums of the rows' chunk counts: row e's chunks are global chunks
+    [first[e], first[e + 1])."""
+    start = table["start"]
+    first = np.zeros(len(table) + 1, np.int64)
+    np.cumsum((start + table["n"] + CHUNK - 1) // CHUNK - start // CHUNK, out=first[1:])
+    return first
+
+
+def _run(table, first, proto, store, layout):
+    """Every chunk of every row of ``table``, in runs over ``numba.get_num_threads()``
+    threads (the calling one included); returns when all are written."""
+    total = int(first[-1])
+    parts = _parts(total)
+    if parts == 1:
+        _kernel(table, first, proto, store, layout, 0, total)
+        return
+    bounds = [k * total // parts for k in range(parts + 1)]
+    runs = iter(range(parts))  # shared: each thread takes the next run left
+
+    def work():
+        for k in runs:
+            _kernel(table, first, proto, store, layout, bounds[k], bounds[k + 1])
+
+    helpers = [_executor().submit(work) for _ in range(min(get_num_threads(), parts) - 1)]
+    try:
+        work()
+    finally:
+        concurrent.futures.wait(helpers)
+    for helper in helpers:
+        helper.result()
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_args(rule):
+    """(the row doubles, the parameter record) of a ``distributions.Rule``."""
+    params = row_params(rule)
+    return params, RULES[rule.name].from_row(params)
 
 
 def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n):
@@ -291,146 +299,58 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
     """
     if n == 0:
         return
-    u = np.uint64
-    mask = 0xFFFFFFFF
-    params = RULES[rule.name][0](*(rule.params or (0,)))
-    dest = (buf, np.int64(origin), np.asarray(shape, np.int64), np.asarray(strides, np.int64),
-            len(shape) == 0, STORES[dtype])
-    ctr = (u(seed & mask), u(seed >> 32), u(stream & mask), u(stream >> 32), u(block0),
-           np.int64(start), np.int64(n))
-    chunks = (start + n + CHUNK - 1) // CHUNK - start // CHUNK
-    _fill(dest, ctr, params, min(chunks, 4 * get_num_threads()))
-
-
-# --- many destinations in one pass ---------------------------------------------------
-
-_UNIFORM, _NORMAL, _TRUNCNORM, _CONSTANT = (FAMILIES.index(f) for f in
-                                            ("uniform", "normal", "truncnorm", "constant"))
-
-
-@intrinsic
-def _pointer(typingctx, address):
-    """The ``void*`` at integer ``address``."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(types.uint64), codegen
-
-
-def _array_at(address, n, dtype):
-    """The ``n`` elements of ``dtype`` at ``address`` as an array."""
-    ctype = np.ctypeslib.as_ctypes_type(dtype)
-    return np.ctypeslib.as_array((ctype * n).from_address(int(address)))
-
-
-@overload(_array_at, **_INLINE)
-def _array_at_jit(address, n, dtype):
-    return lambda address, n, dtype: carray(_pointer(address), n, dtype)
-
-
-def _param_builders(uniform, normal, truncnorm, ftype):
-    """Per family, the rule's parameter tuple from the doubles ``v`` of a table row:
-    values of the rule's precision convert exactly, probabilities stay doubles."""
-    return {
-        _UNIFORM: lambda v: uniform(ftype(v[0]), ftype(v[1]), ftype(v[2]), ftype(v[3])),
-        _NORMAL: lambda v: normal(ftype(v[0]), ftype(v[1])),
-        _TRUNCNORM: lambda v: truncnorm(v[0], v[1], v[2], v[3], v[4], ftype(v[5]), ftype(v[6])),
-    }
-
-
-# storage dtype -> family -> parameter tuple builder (backends.FAMILY_RULES's rules)
-_PARAMS = {
-    np.uint16: _param_builders(Uniform16Params, Normal32Params, Truncnorm32Params, np.float32),
-    np.float32: _param_builders(Uniform32Params, Normal32Params, Truncnorm32Params, np.float32),
-    np.float64: _param_builders(Uniform64Params, Normal64Params, Truncnorm64Params, np.float64),
-}
-_WORD = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def _params_of(family):
-    def params(buf, v):
-        return _PARAMS[buf.dtype.type][family](v)
-
-    @overload(params, **_INLINE)
-    def _params_jit(buf, v):
-        build = njit(**_INLINE)(_PARAMS[as_dtype(buf.dtype).type][family])
-        return lambda buf, v: build(v)
-
-    return params
-
-
-_uniform_params, _normal_params, _truncnorm_params = (
-    _params_of(f) for f in (_UNIFORM, _NORMAL, _TRUNCNORM))
-
-
-def _word_dtype(buf):
-    return _WORD[buf.itemsize]
-
-
-@overload(_word_dtype, **_INLINE)
-def _word_dtype_jit(buf):
-    word = _WORD[as_dtype(buf.dtype).itemsize]
-    return lambda buf: word
-
-
-@njit(**_INLINE)
-def _fill_entry(proto, store, ptr, n, start, key, stream, block0, family, v, bits,
-                c_first, c_last):
-    """Chunks [c_first, c_last) (of the entry's own tensor) of one table row into the
-    ``n`` elements of storage like ``proto`` at address ``ptr``."""
-    if family == _CONSTANT:
-        words = _array_at(ptr, n, _word_dtype(proto))
-        word = words.dtype.type(bits)
-        for i in range(max(c_first * CHUNK, start) - start, min(c_last * CHUNK, start + n) - start):
-            words[i] = word
-        return
-    buf = _array_at(ptr, n, proto.dtype)
-    empty = np.empty(0, np.int64)
-    dest = (buf, np.int64(0), empty, empty, True, store)
-    ctr = (key & _MASK32, key >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32, block0,
-           start, n)
-    if family == _UNIFORM:
-        _fill_chunks(dest, ctr, _uniform_params(buf, v), c_first, c_last)
-    elif family == _NORMAL:
-        _fill_chunks(dest, ctr, _normal_params(buf, v), c_first, c_last)
+    params, proto = _rule_args(rule)
+    if len(shape) == 0:
+        ptr = buf.__array_interface__["data"][0] + origin * buf.itemsize
+        layout = CONTIGUOUS
     else:
-        _fill_chunks(dest, ctr, _truncnorm_params(buf, v), c_first, c_last)
+        ptr = 0
+        layout = Strided(buf, np.int64(origin), np.asarray(shape, np.int64),
+                         np.asarray(strides, np.int64))
+    row = np.array([(ptr, n, start, seed, stream, block0, 0, params, 0)], ENTRY)
+    chunks = (start + n + CHUNK - 1) // CHUNK - start // CHUNK
+    _run(row, np.array((0, chunks), np.int64), proto, STORE_MARKERS[dtype], layout)
 
 
-@njit(parallel=True, cache=True, **_JIT)
-def _fill_many(proto, store, ptr, n, start, seed, stream, block0, family, params, bits,
-               chunk0, first, parts):
-    """Every row's chunks, the rows' chunk lists laid end to end (row ``e`` holds
-    global chunks [first[e], first[e + 1]), its own chunks from ``chunk0[e]``) and
-    split into ``parts`` contiguous runs, one per parallel task."""
-    total = first[-1]
-    for k in prange(parts):
-        lo = k * total // parts
-        hi = (k + 1) * total // parts
-        e = np.searchsorted(first, lo, side="right") - 1
-        while e < len(n) and first[e] < hi:
-            a = max(lo, first[e]) - first[e] + chunk0[e]
-            b = min(hi, first[e + 1]) - first[e] + chunk0[e]
-            if a < b:
-                _fill_entry(proto, store, ptr[e], n[e], start[e], seed[e], stream[e], block0[e],
-                            family[e], params[e], bits[e], a, b)
-            e += 1
+_CONSTANT = FAMILIES.index("constant")
 
 
 def fill_many(dtype, table):
     """Fill every destination of ``table`` (a ``backends.ENTRY`` array of host
-    addresses, all of storage ``dtype``) in one parallel pass; each row gets exactly
-    what ``fill`` would write into it."""
+    addresses, all of storage ``dtype``); each row gets exactly what ``fill`` would
+    write into it. The rows of each family run through the kernel of its rule (the
+    one ``fill`` uses) in one parallel pass; constants are plain stores."""
     table = table[table["n"] > 0]
-    if len(table) == 0:
-        return
-    start = table["start"]
-    chunk0 = start // CHUNK
-    counts = (start + table["n"] + CHUNK - 1) // CHUNK - chunk0
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(counts, out=first[1:])
-    proto = np.empty(0, STORAGE[dtype])
-    _fill_many(proto, STORES[dtype], table["ptr"].copy(), table["n"].copy(), start.copy(),
-               table["seed"].copy(), table["stream"].copy(), table["block0"].copy(),
-               table["family"].copy(), np.ascontiguousarray(table["params"]),
-               table["bits"].copy(), chunk0, first, min(int(first[-1]), 4 * get_num_threads()))
+    store = STORE_MARKERS[dtype]
+    for family, name in enumerate(FAMILY_RULES[dtype]):
+        rows = table[table["family"] == family]
+        if len(rows):
+            _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store,
+                 CONTIGUOUS)
+    word = np.dtype(f"u{np.dtype(STORAGE[dtype]).itemsize}")
+    for row in table[table["family"] == _CONSTANT]:
+        array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
+
+
+# --- ahead of use, and the disk cache ----------------------------------------------------
+
+
+def warmup(rule, dtype, strided):
+    """Compile (or load from the disk cache) the kernel for fills of ``dtype`` by
+    ``rule``, contiguous or strided; nothing is written."""
+    row = np.zeros(1, ENTRY)
+    dims = np.ones(2, np.int64)
+    layout = Strided(np.zeros(1, STORAGE[dtype]), np.int64(0), dims, dims) if strided else CONTIGUOUS
+    proto = RULES[rule].from_row(row["params"][0])
+    _kernel(row, np.zeros(2, np.int64), proto, STORE_MARKERS[dtype], layout, 0, 0)
+
+
+def cache_state():
+    """``(directory, current, stale)``: where Numba keeps the kernel's compilations,
+    and how many of those listed there were built from these sources for this CPU
+    (``current``) or are left from other sources (``stale``, never loaded again)."""
+    cache = _kernel._cache
+    codegen = _kernel.targetctx.codegen()
+    keys = list(cache._cache_file._load_index())
+    current = sum(key == cache._index_key(key[0], codegen) for key in keys)
+    return cache._cache_path, current, len(keys) - current

@@ -1,9 +1,10 @@
 """numba.cuda backend: the CPU backend's rules and ``fastinit.core``, compiled by ``numba.cuda``.
 
 The same Python source as the CPU backend runs here: the rules' parameter tuples,
-emitters, stores and strided addressing come from ``fastinit.backends.cpu`` and the
-Philox and transform functions from ``fastinit.core`` (``numba.cuda`` compiles
-``@njit`` functions called from a kernel as device functions). One kernel per
+emitters, storage conversions and strided addressing come from
+``fastinit.backends.rules`` and the Philox and transform functions from
+``fastinit.core``, all ``_bits.device`` functions, which ``numba.cuda`` compiles as
+device functions and NVVM inlines. One kernel per
 (rule, storage format, contiguous or strided) is built on first use and kept; Numba
 then compiles it once per argument types (the number of strided dimensions).
 
@@ -11,7 +12,7 @@ Kernel: a 1-D grid-stride loop over the fill's Philox blocks
 ``b in [start // E, ceil((start + n) / E))`` with 64-bit indices. A thread computes one
 whole block (four words, ``E`` elements) per iteration into a ``cuda.local.array``
 of the rule's precision, rounds each value to the storage format (bfloat16 / float16
-bits, uint8 for masks, as the CPU backend's ``_put``) and stores the ones inside
+bits, uint8 for masks, as the CPU backend's ``_round``) and stores the ones inside
 ``[start, start + n)``. What an element gets depends only on its index, never on
 the grid, the block size or which thread computes it.
 
@@ -51,14 +52,14 @@ import functools
 import warnings
 
 import numpy as np
-from numba import njit
 
 from .. import core
 from .._bits import register_cuda_mul
-from .._constants import ELEMENTS_PER_BLOCK
-from . import ENTRY, FAMILY_RULES, STORAGE
-from .cpu import (BF16, F16, RULES, SAME, STORES, U8, _NORMAL, _PARAMS, _TRUNCNORM, _UNIFORM,
-                  _array_at, _element_offset, _pointer)
+from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
+from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
+from .._bits import device
+from .rules import (CONVERT, RULES, STORES, array_at, element_offset, pointer, row_of,
+                    row_params)
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
@@ -67,10 +68,9 @@ WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_ROUNDS = 10
 _WORD_TYPES = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
-_INLINE = {"inline": "always", "error_model": "numpy"}
+_UNIFORM, _NORMAL, _TRUNCNORM = (FAMILIES.index(f) for f in ("uniform", "normal", "truncnorm"))
 
 
 def _import_cuda():
@@ -95,16 +95,17 @@ def _register_cuda_overloads():
         return
     register_cuda_mul(overload, libdevice)
 
-    @overload(_device_array, target="cuda", **_INLINE)
+    # Inlined by Numba: a CUDA device function cannot return an array it made.
+    @overload(_device_array, target="cuda", inline="always")
     def _device_array_cuda(address, n, dtype):
-        return lambda address, n, dtype: carray(_pointer(address), n, dtype)
+        return lambda address, n, dtype: carray(pointer(address), n, dtype)
 
 
 def _device_array(address, n, dtype):
     """The ``n`` elements of ``dtype`` at device address ``address`` as an array, in a
     kernel. As Python (under the simulator, whose device memory is host memory) a numpy
     view of that host memory."""
-    return _array_at(address, n, dtype)
+    return array_at(address, n, dtype)
 
 
 def _simulated():
@@ -141,32 +142,19 @@ def available():
 # --- kernels -------------------------------------------------------------------------
 
 
-@njit(**_INLINE)
+@device
 def _contiguous_offset(i, shape, strides):
     return i
 
 
-@njit(**_INLINE)
-def _as_is(v):
-    return v
-
-
-@njit(**_INLINE)
-def _to_u8(v):
-    return np.uint8(v)
-
-
-@njit(**_INLINE)
+@device
 def _thread_rank():
     return np.int64(cuda.blockIdx.x) * np.int64(cuda.blockDim.x) + np.int64(cuda.threadIdx.x)
 
 
-@njit(**_INLINE)
+@device
 def _thread_count():
     return np.int64(cuda.gridDim.x) * np.int64(cuda.blockDim.x)
-
-
-_CONVERT = {SAME: _as_is, BF16: core.bf16_bits, F16: core.f16_bits, U8: _to_u8}
 
 
 def _make_block_writer(rule_name, store, strided):
@@ -174,16 +162,16 @@ def _make_block_writer(rule_name, store, strided):
     [start, end) go to buf[origin + offset(element - start)], rounded to the storage
     format, through ``vals`` (scratch of the rule's width and precision). Emitter, block
     width, rounding and addressing are chosen here, in Python, and reach it as constants."""
-    emit = RULES[rule_name][1]
+    emit = RULES[rule_name].emit
     epb = ELEMENTS_PER_BLOCK[rule_name]
-    convert = _CONVERT[store]
-    offset = _element_offset if strided else _contiguous_offset
+    convert = CONVERT[store]
+    offset = element_offset if strided else _contiguous_offset
 
     def write_block(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, end, b,
                     vals):
         ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
         w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
-                                         _ROUNDS)
+                                         PHILOX_ROUNDS)
         emit(p, np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3), vals, 0)
         g0 = b * epb
         for k in range(epb):
@@ -191,13 +179,13 @@ def _make_block_writer(rule_name, store, strided):
             if g >= start and g < end:
                 buf[origin + offset(g - start, shape, strides)] = convert(vals[k])
 
-    return njit(**_INLINE)(write_block)
+    return device(write_block)
 
 
 @functools.cache
 def _kernel(rule_name, store, strided):
     """The fill kernel of one rule, storage format and layout kind."""
-    precision = RULES[rule_name][2]
+    precision = RULES[rule_name].precision
     epb = ELEMENTS_PER_BLOCK[rule_name]
     write_block = _make_block_writer(rule_name, store, strided)
 
@@ -215,14 +203,14 @@ def _kernel(rule_name, store, strided):
 
     layout = "strided" if strided else "contiguous"
     kernel.__name__ = kernel.__qualname__ = (
-        f"fill_{rule_name}_{('same', 'bf16', 'f16', 'u8')[store]}_{layout}")
+        f"fill_{rule_name}_{store}_{layout}")
     return cuda.jit(kernel)
 
 
 
 @functools.cache
 def _constant_kernel(strided):
-    offset = _element_offset if strided else _contiguous_offset
+    offset = element_offset if strided else _contiguous_offset
 
     def kernel(buf, origin, shape, strides, word, n):
         i = _thread_rank()
@@ -237,27 +225,13 @@ def _constant_kernel(strided):
 
 
 
-@njit(**_INLINE)
-def _row_of(first, lo, g):
-    """The row e >= lo with first[e] <= g < first[e + 1], by bisection; ``first`` is
-    nondecreasing and first[lo] <= g < first[-1]."""
-    hi = len(first) - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if first[mid] <= g:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def _make_row_filler(rule_name, dtype, family):
+def _make_row_filler(rule_name, dtype):
     """A device function filling items k, k + step, ... below ``items`` of a table row
-    of a random ``family`` (item k: Philox block start // E + k); it returns the first
+    of rule ``rule_name`` (item k: Philox block start // E + k); it returns the first
     k >= items. The row's parameters convert as ``cpu.fill_many`` converts them."""
     storage = STORAGE[dtype]
-    params = njit(**_INLINE)(_PARAMS[storage][family])
-    precision = RULES[rule_name][2]
+    params = RULES[rule_name].from_row
+    precision = RULES[rule_name].precision
     epb = ELEMENTS_PER_BLOCK[rule_name]
     write_block = _make_block_writer(rule_name, STORES[dtype], False)
 
@@ -273,15 +247,14 @@ def _make_row_filler(rule_name, dtype, family):
             k += step
         return k
 
-    return njit(**_INLINE)(fill_row)
+    return device(fill_row)
 
 
 @functools.cache
 def _many_kernel(dtype):
     """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
     from ``backends.FAMILY_RULES``."""
-    uniform, normal, truncnorm = (_make_row_filler(rule, dtype, family)
-                                  for family, rule in enumerate(FAMILY_RULES[dtype]))
+    uniform, normal, truncnorm = (_make_row_filler(rule, dtype) for rule in FAMILY_RULES[dtype])
     word = _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
 
     def kernel(table, first, total):
@@ -290,7 +263,7 @@ def _many_kernel(dtype):
         g = _thread_rank()
         e = 0
         while g < total:
-            e = _row_of(first, e, g)
+            e = row_of(first, e, g)
             row = table[e]
             k = g - first[e]
             items = first[e + 1] - first[e]
@@ -382,7 +355,7 @@ def fill_array(buf, origin, shape, strides, rule, dtype, seed, stream, block0, s
     u = np.uint64
     mask = 0xFFFFFFFF
     epb = ELEMENTS_PER_BLOCK[rule.name]
-    params = RULES[rule.name][0](*(rule.params or (0,)))
+    params = RULES[rule.name].from_row(row_params(rule))
     shape, strides = _layout(shape, strides)
     kernel = _kernel(rule.name, STORES[dtype], len(shape) > 0)
     blocks = (start + n + epb - 1) // epb - start // epb

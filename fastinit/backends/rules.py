@@ -1,0 +1,234 @@
+"""What the Numba backends share: each rule's parameters and block emitter, the
+storage formats, and strided addressing, as target-neutral ``njit`` functions.
+
+``cpu`` compiles them for the host and ``numba_cuda`` as device functions, so the two
+run one source. Each is a ``_bits.device`` function: compiled once per signature,
+inlined by LLVM (NVVM on CUDA) into each caller.
+
+A rule is ``RULES[name]``: its parameter record (a named tuple class, so that the
+emitter is chosen from the record's type while Numba compiles), the emitter turning
+one Philox block's four words into its elements, the precision of those values
+before rounding to the storage format, and ``from_row``, which builds the record from
+the doubles of a ``backends.ENTRY`` row (values of the rule's precision convert
+exactly; probabilities stay doubles).
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import carray, types
+from numba.core import cgutils
+from numba.core.extending import intrinsic, overload
+
+from .. import core
+from .._bits import DEVICE, device, mul
+
+_LOW16 = np.uint64(0xFFFF)
+_S16 = np.uint64(16)
+
+@device
+def _clip(v, lo, hi):
+    return min(max(v, lo), hi)
+
+
+RawParams = namedtuple("RawParams", "unused")
+BernoulliParams = namedtuple("BernoulliParams", "threshold")
+Uniform32Params = namedtuple("Uniform32Params", "lo span bot top")
+Uniform16Params = namedtuple("Uniform16Params", "lo span bot top")
+Uniform64Params = namedtuple("Uniform64Params", "lo span bot top")
+Normal32Params = namedtuple("Normal32Params", "mean std")
+Normal64Params = namedtuple("Normal64Params", "mean std")
+Truncnorm32Params = namedtuple("Truncnorm32Params", "pa qb mass mean std bot top")
+Truncnorm64Params = namedtuple("Truncnorm64Params", "pa qb mass mean std bot top")
+
+
+@device
+def _emit_raw(p, w0, w1, w2, w3, vals, e):
+    vals[e] = w0
+    vals[e + 1] = w1
+    vals[e + 2] = w2
+    vals[e + 3] = w3
+
+
+@device
+def _emit_bernoulli(p, w0, w1, w2, w3, vals, e):
+    vals[e] = np.float32(w0 < p.threshold)
+    vals[e + 1] = np.float32(w1 < p.threshold)
+    vals[e + 2] = np.float32(w2 < p.threshold)
+    vals[e + 3] = np.float32(w3 < p.threshold)
+
+
+@device
+def _uniform(p, u):
+    return _clip(p.lo + mul(p.span, u), p.bot, p.top)
+
+
+@device
+def _emit_uniform32(p, w0, w1, w2, w3, vals, e):
+    vals[e] = _uniform(p, core.u01_24(w0))
+    vals[e + 1] = _uniform(p, core.u01_24(w1))
+    vals[e + 2] = _uniform(p, core.u01_24(w2))
+    vals[e + 3] = _uniform(p, core.u01_24(w3))
+
+
+@device
+def _emit_uniform16(p, w0, w1, w2, w3, vals, e):
+    vals[e] = _uniform(p, core.u01_16(w0 & _LOW16))
+    vals[e + 1] = _uniform(p, core.u01_16(w0 >> _S16))
+    vals[e + 2] = _uniform(p, core.u01_16(w1 & _LOW16))
+    vals[e + 3] = _uniform(p, core.u01_16(w1 >> _S16))
+    vals[e + 4] = _uniform(p, core.u01_16(w2 & _LOW16))
+    vals[e + 5] = _uniform(p, core.u01_16(w2 >> _S16))
+    vals[e + 6] = _uniform(p, core.u01_16(w3 & _LOW16))
+    vals[e + 7] = _uniform(p, core.u01_16(w3 >> _S16))
+
+
+@device
+def _emit_uniform64(p, w0, w1, w2, w3, vals, e):
+    vals[e] = _uniform(p, core.u01_53(w0, w1))
+    vals[e + 1] = _uniform(p, core.u01_53(w2, w3))
+
+
+@device
+def _emit_normal32(p, w0, w1, w2, w3, vals, e):
+    z0, z1 = core.box_muller32(w0, w1)
+    z2, z3 = core.box_muller32(w2, w3)
+    vals[e] = p.mean + mul(p.std, z0)
+    vals[e + 1] = p.mean + mul(p.std, z1)
+    vals[e + 2] = p.mean + mul(p.std, z2)
+    vals[e + 3] = p.mean + mul(p.std, z3)
+
+
+@device
+def _emit_normal64(p, w0, w1, w2, w3, vals, e):
+    z0, z1 = core.box_muller64(w0, w1, w2, w3)
+    vals[e] = p.mean + mul(p.std, z0)
+    vals[e + 1] = p.mean + mul(p.std, z1)
+
+
+@device
+def _truncnorm(p, u):
+    return p.mean + mul(p.std, core.truncnorm_std(u, p.pa, p.qb, p.mass))
+
+
+@device
+def _emit_truncnorm32(p, w0, w1, w2, w3, vals, e):
+    vals[e] = _clip(np.float32(_truncnorm(p, core.u01_open32(w0))), p.bot, p.top)
+    vals[e + 1] = _clip(np.float32(_truncnorm(p, core.u01_open32(w1))), p.bot, p.top)
+    vals[e + 2] = _clip(np.float32(_truncnorm(p, core.u01_open32(w2))), p.bot, p.top)
+    vals[e + 3] = _clip(np.float32(_truncnorm(p, core.u01_open32(w3))), p.bot, p.top)
+
+
+@device
+def _emit_truncnorm64(p, w0, w1, w2, w3, vals, e):
+    vals[e] = _clip(_truncnorm(p, core.u01_open53(w0, w1)), p.bot, p.top)
+    vals[e + 1] = _clip(_truncnorm(p, core.u01_open53(w2, w3)), p.bot, p.top)
+
+
+def _uniform_from(cls, ftype):
+    return device(lambda v: cls(ftype(v[0]), ftype(v[1]), ftype(v[2]), ftype(v[3])))
+
+
+def _truncnorm_from(cls, ftype):
+    return device(lambda v: cls(v[0], v[1], v[2], v[3], v[4], ftype(v[5]), ftype(v[6])))
+
+
+Rule = namedtuple("Rule", "params emit precision from_row")
+
+# name -> Rule; elements per block come from the contract's table,
+# _constants.ELEMENTS_PER_BLOCK.
+RULES = {
+    "raw": Rule(RawParams, _emit_raw, np.uint32, device(lambda v: RawParams(np.int64(0)))),
+    "bernoulli": Rule(BernoulliParams, _emit_bernoulli, np.float32,
+                      device(lambda v: BernoulliParams(np.uint64(v[0])))),
+    "uniform32": Rule(Uniform32Params, _emit_uniform32, np.float32,
+                      _uniform_from(Uniform32Params, np.float32)),
+    "uniform16": Rule(Uniform16Params, _emit_uniform16, np.float32,
+                      _uniform_from(Uniform16Params, np.float32)),
+    "uniform64": Rule(Uniform64Params, _emit_uniform64, np.float64,
+                      _uniform_from(Uniform64Params, np.float64)),
+    "normal32": Rule(Normal32Params, _emit_normal32, np.float32,
+                     device(lambda v: Normal32Params(np.float32(v[0]), np.float32(v[1])))),
+    "normal64": Rule(Normal64Params, _emit_normal64, np.float64,
+                     device(lambda v: Normal64Params(np.float64(v[0]), np.float64(v[1])))),
+    "truncnorm32": Rule(Truncnorm32Params, _emit_truncnorm32, np.float32,
+                        _truncnorm_from(Truncnorm32Params, np.float32)),
+    "truncnorm64": Rule(Truncnorm64Params, _emit_truncnorm64, np.float64,
+                        _truncnorm_from(Truncnorm64Params, np.float64)),
+}
+
+
+def row_params(rule):
+    """``rule.params`` as the doubles of a ``backends.ENTRY`` row (exact: each is a
+    float32, float64 or an integer below 2**53)."""
+    v = np.zeros(7)
+    v[:len(rule.params)] = [float(x) for x in rule.params]
+    return v
+
+
+# --- storage formats -------------------------------------------------------------------
+
+
+@device
+def _as_is(v):
+    return v
+
+
+@device
+def _to_u8(v):
+    return np.uint8(v)
+
+
+# name -> the conversion of a value to its storage word (16-bit floats as bits, masks
+# as uint8); "same" stores the value itself.
+CONVERT = {"same": _as_is, "bf16": core.bf16_bits, "f16": core.f16_bits, "u8": _to_u8}
+STORES = {"float32": "same", "float64": "same", "uint32": "same", "bfloat16": "bf16",
+          "float16": "f16", "bool": "u8", "uint8": "u8"}
+
+
+# --- addresses -------------------------------------------------------------------------
+
+
+@device
+def element_offset(i, shape, strides):
+    """Offset, in elements, of logical C-order index ``i``; ``shape`` and ``strides``
+    are int64 arrays (CPU) or tuples (CUDA kernels)."""
+    off = 0
+    for d in range(len(shape) - 1, -1, -1):
+        off += (i % shape[d]) * strides[d]
+        i //= shape[d]
+    return off
+
+
+@device
+def row_of(first, lo, g):
+    """The row e >= lo with first[e] <= g < first[e + 1], by bisection; ``first`` is
+    nondecreasing and first[lo] <= g < first[-1]."""
+    hi = len(first) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if first[mid] <= g:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@intrinsic
+def pointer(typingctx, address):
+    """The ``void*`` at integer ``address``."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(types.uint64), codegen
+
+
+def array_at(address, n, dtype):
+    """The ``n`` elements of ``dtype`` at ``address`` as an array."""
+    ctype = np.ctypeslib.as_ctypes_type(dtype)
+    return np.ctypeslib.as_array((ctype * n).from_address(int(address)))
+
+
+@overload(array_at, jit_options=DEVICE)
+def _array_at_jit(address, n, dtype):
+    return lambda address, n, dtype: carray(pointer(address), n, dtype)

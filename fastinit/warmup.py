@@ -1,0 +1,58 @@
+"""Compiling the CPU kernels ahead of use, into Numba's disk cache.
+
+A fill compiles the kernel specialization it needs on first use (about 2 s) and
+Numba keeps it on disk, keyed on the sources (``fastinit._sources``) and on the CPU
+model. ``fastinit warmup`` compiles every specialization (or those of the dtypes and
+distributions asked for) up front: in a container image build (``RUN fastinit
+warmup``) or at the start of a CI job, on the machine kind that will use them.
+"""
+
+import numpy as np
+
+from . import philox
+from .backends import cpu
+from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, rule_for
+
+DISTRIBUTIONS = {"uniform": Uniform(), "normal": Normal(), "trunc_normal": TruncatedNormal(),
+                 "bernoulli": Bernoulli(), "raw": Raw()}
+DTYPES = ("float32", "bfloat16", "float16", "float64", "bool", "uint8", "uint32")
+PHILOX = "philox4x32"  # fastinit.philox4x32's block loop, compiled with the fills
+
+
+def specializations(dtypes=None, distributions=None):
+    """The (rule, dtype, strided) specializations that fills of ``dtypes`` with
+    ``distributions`` (names in ``DTYPES`` and ``DISTRIBUTIONS``; None: all) compile,
+    each once, contiguous and strided. bool and uint8 share one."""
+    found = {}
+    for dtype in dtypes or DTYPES:
+        for name in distributions or DISTRIBUTIONS:
+            try:
+                rule = rule_for(DISTRIBUTIONS[name], dtype).name
+            except TypeError:  # this distribution does not fill this dtype
+                continue
+            for strided in (False, True):
+                key = (rule, type(cpu.STORE_MARKERS[dtype]), strided)
+                found.setdefault(key, (rule, dtype, strided))
+    return list(found.values())
+
+
+def compile_one(item):
+    """Compile (or load from the cache) one specialization, or ``PHILOX``."""
+    if item == PHILOX:
+        philox.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32))
+    else:
+        cpu.warmup(*item)
+
+
+def describe(item):
+    if item == PHILOX:
+        return PHILOX
+    rule, dtype, strided = item
+    return f"{rule} {dtype} {'strided' if strided else 'contiguous'}"
+
+
+def items(dtypes=None, distributions=None):
+    """What ``fastinit warmup`` compiles: the specializations, and ``PHILOX`` when
+    nothing narrows the choice."""
+    extra = [PHILOX] if dtypes is None and distributions is None else []
+    return specializations(dtypes, distributions) + extra
