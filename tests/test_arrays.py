@@ -1,6 +1,9 @@
 """Destinations: every layout gets the values of its logical C-order index, and
 nothing outside the view is ever written."""
 
+import subprocess
+import sys
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -369,3 +372,15 @@ def test_backend_status_names_every_backend():
     assert status["cpu"] == (True, "")
     for ok, why in status.values():
         assert ok or why
+
+
+def test_importing_fastinit_imports_neither_ml_dtypes_nor_torch():
+    """ml_dtypes costs 0.6 s to import; a bfloat16 array exists only once it is imported."""
+    script = ("import sys, fastinit\n"
+              "print(sorted(m for m in ('ml_dtypes', 'torch') if m in sys.modules))\n"
+              "import ml_dtypes, numpy as np\n"
+              "x = fastinit.init.normal_(np.zeros(9, ml_dtypes.bfloat16), seed=1)\n"
+              "print(x.dtype, bool(x.astype(np.float32).any()))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=600).stdout.split("\n")
+    assert out[:2] == ["[]", "bfloat16 True"]

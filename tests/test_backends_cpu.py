@@ -4,6 +4,8 @@ multi-tensor fill writes into each row of its table exactly what a fill of that 
 alone writes, and nothing else."""
 
 import os
+import select
+import signal
 import subprocess
 import sys
 
@@ -117,3 +119,26 @@ def test_fill_many_writes_each_row_what_its_own_fill_writes(dtype, parts, monkey
 
 def test_fill_many_of_an_empty_table_writes_nothing():
     cpu.fill_many("float32", np.zeros(0, ENTRY))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_fills_in_parallel_too():
+    """The pool's threads do not survive fork: a child that fills after its parent did
+    starts its own (a child that reused the parent's pool would wait forever)."""
+    n = 64 * cpu.CHUNK
+    parent = fastinit.Generator(2).normal(size=n, dtype=np.float32)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: fill, report, leave without running the parent's handlers
+        try:
+            child = fastinit.Generator(2).normal(size=n, dtype=np.float32)
+            os.write(write, b"1" if child.tobytes() == parent.tobytes() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 120)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    assert ready, "the forked child's fill never finished"
+    assert os.read(read, 1) == b"1" and status == 0

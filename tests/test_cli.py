@@ -239,7 +239,7 @@ def test_python_dash_m_runs_the_cli():
 def test_info_names_every_backend_and_why_one_is_missing(capsys):
     assert cli.main(["info"]) == 0
     out = capsys.readouterr().out
-    for section in ("versions", "backends", "devices", "memory"):
+    for section in ("versions", "backends", "devices", "kernel cache", "memory"):
         assert f"\n{section}\n" in f"\n{out}"
     assert f"fastinit    {fastinit.__version__}" in out
     assert f"numpy       {np.__version__}" in out
@@ -255,7 +255,8 @@ def test_info_json_is_the_same_report(monkeypatch, capsys):
     assert cli.main(["info", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report) == {"versions", "backends", "cpu", "cuda_devices", "no_cuda",
-                           "plain_write_gbps", "plain_write"}
+                           "kernel_cache", "plain_write_gbps", "plain_write"}
+    assert set(report["kernel_cache"]) == {"directory", "current", "stale", "specializations"}
     assert report["versions"]["fastinit"] == fastinit.__version__
     assert report["versions"]["Python"].startswith(platform.python_version())
     assert {name: (b["available"], b["note"]) for name, b in report["backends"].items()} == {
@@ -373,6 +374,8 @@ U64 = "is not an integer in [0, 2**64)"
     (["stream", "--seed"], "argument --seed: expected one argument"),
     (["stream", "--seed", "1", "--bogus"], "unrecognized arguments: --bogus"),
     (["info", "--bogus"], "unrecognized arguments: --bogus"),
+    (["warmup", "--dtypes", "int8"], "argument --dtypes: 'int8' is not one of float32"),
+    (["warmup", "--rules", "laplace"], "argument --rules: 'laplace' is not one of uniform"),
     (["bogus"], "argument command: invalid choice: 'bogus'"),
     (["bench", "--json", ""], "argument --json: an empty path"),
     (["bench", "--plot", " "], "argument --plot: an empty path"),
@@ -440,3 +443,41 @@ def test_the_table_has_speedups_over_torch_and_numpy(capsys):
     out = capsys.readouterr().out
     assert "x torch  x numpy" in out
     assert re.search(r"fastinit .* 4\.00x +3\.00x", out)
+
+
+# --- fastinit bench --cold and fastinit warmup --------------------------------------------
+
+
+def test_cold_bench_prints_a_row_per_case_and_writes_json(monkeypatch, capsys, tmp_path):
+    from fastinit import coldstart
+
+    rows = [{"case": "import fastinit", "cold_s": 0.31, "warm_s": 0.3, "torch_s": None,
+             "goal_s": 0.4},
+            {"case": "init.normal_ float32", "cold_s": 1.9, "warm_s": 0.41, "torch_s": 0.012,
+             "goal_s": 2.0}]
+
+    def fake_run(on_row):
+        for row in rows:
+            on_row(row)
+        return {**bench.environment("cpu"), "kind": "cold start", "rows": rows}
+
+    monkeypatch.setattr(coldstart, "run", fake_run)
+    assert cli.main(["bench", "--cold", "--json", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "  import fastinit" in out and "0.31    0.30        -    0.40" in out
+    assert "1.90    0.41     0.01    2.00" in out
+    (path,) = tmp_path.iterdir()
+    assert re.fullmatch(r"cpu-cold-\d{4}-\d\d-\d\d-\w+\.json", path.name)
+    assert json.loads(path.read_text())["rows"] == rows
+
+
+def test_warmup_compiles_what_is_asked_and_says_where(monkeypatch, capsys):
+    from fastinit import warmup
+
+    compiled = []
+    monkeypatch.setattr(warmup, "compile_one", compiled.append)
+    assert cli.main(["warmup", "--dtypes", "bfloat16", "--rules", "trunc_normal"]) == 0
+    assert compiled == [("truncnorm32", "bfloat16", False), ("truncnorm32", "bfloat16", True)]
+    out = capsys.readouterr().out
+    assert out.startswith("compiling 2 CPU kernels into ")
+    assert re.search(r"done in \d+\.\d s: \d+ kernel compilations cached in ", out)

@@ -20,6 +20,7 @@ not needed. ``warmup`` compiles every specialization ahead of use.
 
 import concurrent.futures
 import functools
+import os
 import threading
 from collections import namedtuple
 
@@ -229,6 +230,15 @@ _kernel = _build(DIGEST)
 
 _pool = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a forked child: the parent's worker threads do not exist here."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor():

@@ -1,0 +1,101 @@
+"""fastinit warmup: every specialization a fill can compile, compiled ahead of use into
+the disk cache that later processes load from."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastinit
+from fastinit import warmup
+from fastinit.backends import ENTRY, FAMILIES, cpu
+from fastinit.distributions import rule_for
+from fastinit.generator import numpy_dtype
+
+
+def test_specializations_are_every_rule_dtype_and_layout_once():
+    found = warmup.specializations()
+    assert len(found) == len(set(found))
+    expected = set()
+    for dtype in warmup.DTYPES:
+        for dist in warmup.DISTRIBUTIONS.values():
+            try:
+                rule = rule_for(dist, dtype).name
+            except TypeError:
+                continue
+            expected |= {(rule, "uint8" if dtype == "bool" else dtype, s) for s in (False, True)}
+    assert {(r, "uint8" if d == "bool" else d, s) for r, d, s in found} == expected
+    # 4 float dtypes x (uniform, normal, truncated normal, Bernoulli) + masks + raw words
+    assert len(found) == 2 * (4 * 4 + 1 + 1)
+
+
+def test_narrowed_choices_and_the_philox_loop():
+    assert warmup.specializations(["float64"], ["normal"]) == [
+        ("normal64", "float64", False), ("normal64", "float64", True)]
+    assert warmup.specializations(["uint32"], ["normal"]) == []
+    assert warmup.PHILOX in warmup.items() and warmup.PHILOX not in warmup.items(["float32"])
+    assert warmup.describe(("truncnorm32", "bfloat16", True)) == "truncnorm32 bfloat16 strided"
+
+
+def test_compiling_writes_nothing_anywhere():
+    """A warm-up launch covers no element: the kernel compiles and returns."""
+    warmup.compile_one(("uniform32", "float32", False))
+    warmup.compile_one(("uniform32", "float32", True))
+    warmup.compile_one(warmup.PHILOX)
+
+
+_FILL = """
+import json, numpy as np, fastinit
+from fastinit.backends import cpu
+x = np.empty((64, 64), np.float32)
+fastinit.init.normal_(x)
+fastinit.init.uniform_(x[:, ::2])
+print(json.dumps({"hits": sum(cpu._kernel.stats.cache_hits.values()),
+                  "misses": sum(cpu._kernel.stats.cache_misses.values())}))
+"""
+
+
+def test_a_warmed_cache_serves_later_processes_without_compiling(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    warm = subprocess.run([sys.executable, "-m", "fastinit", "warmup", "--dtypes", "float32",
+                           "--rules", "uniform,normal"], env=env, capture_output=True,
+                          text=True, timeout=600, check=True)
+    assert warm.stdout.startswith(f"compiling 4 CPU kernels into {tmp_path}")
+    assert f"4 kernel compilations cached in {tmp_path}" in warm.stdout
+    child = subprocess.run([sys.executable, "-c", _FILL], env=env, capture_output=True,
+                           text=True, timeout=600, check=True)
+    assert json.loads(child.stdout) == {"hits": 2, "misses": 0}
+
+
+def test_the_cache_state_counts_what_these_sources_compiled():
+    warmup.compile_one(("normal32", "float32", False))
+    where, current, stale = cpu.cache_state()
+    assert os.path.isdir(where) and current >= 1 and stale >= 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bool", "float32"])
+def test_warmup_compiles_exactly_what_fills_use(dtype):
+    """After the warm-up of a dtype, fills of it (contiguous, strided, and a table of
+    rows as materialize makes) need no new compilation."""
+    for item in warmup.items([dtype]):
+        warmup.compile_one(item)
+    compiled = set(cpu._kernel.overloads)
+    gen = fastinit.Generator(1)
+    for dist in warmup.DISTRIBUTIONS.values():
+        try:
+            rule_for(dist, dtype)
+        except TypeError:
+            continue
+        gen.fill(np.empty((8, 8), numpy_dtype(dtype)), dist)
+        gen.fill(np.empty((8, 16), numpy_dtype(dtype))[:, ::2], dist)
+    if dtype == "float32":
+        out = np.zeros(10, np.float32)
+        row = np.zeros(1, ENTRY)
+        row["ptr"], row["n"], row["family"] = out.ctypes.data, 10, FAMILIES.index("normal")
+        row["params"][0, :2] = (0.0, 1.0)
+        cpu.fill_many("float32", row)
+        assert out.any()
+    assert set(cpu._kernel.overloads) == compiled
