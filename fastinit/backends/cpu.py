@@ -89,16 +89,6 @@ def _elements_per_block_jit(p):
     return lambda p: epb
 
 
-def _new_values(p):
-    return np.empty(CHUNK, _BY_CLASS[type(p)][0].precision)
-
-
-@overload(_new_values, jit_options=DEVICE)
-def _new_values_jit(p):
-    precision = _BY_CLASS[p.instance_class][0].precision
-    return lambda p: np.empty(CHUNK, precision)
-
-
 def _from_row(p, v):
     """A parameter record like ``p`` from the doubles ``v`` of a table row."""
     return _BY_CLASS[type(p)][0].from_row(v)
@@ -116,20 +106,17 @@ def _stored_as_is(store, precision):
     return conversion == "same" and np.dtype(precision) == np.dtype(word)
 
 
-def _new_words(store, vals):
-    """Scratch for a chunk's storage words: ``vals`` itself where values are stored as
-    they are."""
-    if _stored_as_is(type(store), vals.dtype):
-        return vals
-    return np.empty(CHUNK, _FORMATS[type(store)][1])
-
-
-@overload(_new_words, jit_options=DEVICE)
-def _new_words_jit(store, vals):
-    if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
-        return lambda store, vals: vals
-    word = _FORMATS[store.instance_class][1]
-    return lambda store, vals: np.empty(CHUNK, word)
+def _scratch(proto, store):
+    """One thread's scratch for the kernel: a chunk's words (four arrays, one per word
+    of a block), its values in the rule's precision, and its storage words (the values
+    themselves where they are stored as they are). Allocated here, not in the kernel,
+    which then needs no allocator compiled."""
+    rule, epb = _BY_CLASS[type(proto)]
+    words = [np.empty(CHUNK // epb, np.uint32) for _ in range(4)]
+    vals = np.empty(CHUNK, rule.precision)
+    stored = vals if _stored_as_is(type(store), vals.dtype) else np.empty(
+        CHUNK, _FORMATS[type(store)][1])
+    return (*words, vals, stored)
 
 
 def _round(store, vals, words):
@@ -187,20 +174,16 @@ def _build(digest):
     """The kernel, a closure over ``digest`` so that Numba's cache keys include it."""
 
     @njit(nogil=True, cache=True, error_model="numpy")
-    def kernel(table, first, proto, store, layout, lo, hi):
+    def kernel(table, first, proto, store, layout, lo, hi, scratch):
         """Global chunks [lo, hi) of the rows of ``table`` (a ``backends.ENTRY``
         array), whose chunks lie end to end: row ``e`` holds global chunks
         [first[e], first[e + 1]), its own chunks from ``start // CHUNK`` on. Every row
-        follows the rule of ``proto``'s type with its own parameters."""
+        follows the rule of ``proto``'s type with its own parameters. ``scratch`` is
+        ``_scratch(proto, store)``."""
         digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
         epb = _elements_per_block(proto)
         nb = CHUNK // epb
-        w0 = np.empty(nb, np.uint32)
-        w1 = np.empty(nb, np.uint32)
-        w2 = np.empty(nb, np.uint32)
-        w3 = np.empty(nb, np.uint32)
-        vals = _new_values(proto)
-        words = _new_words(store, vals)
+        w0, w1, w2, w3, vals, words = scratch
         e = row_of(first, 0, lo)
         while e < len(table) and first[e] < hi:
             row = table[e]
@@ -274,14 +257,15 @@ def _run(table, first, proto, store, layout):
     total = int(first[-1])
     parts = _parts(total)
     if parts == 1:
-        _kernel(table, first, proto, store, layout, 0, total)
+        _kernel(table, first, proto, store, layout, 0, total, _scratch(proto, store))
         return
     bounds = [k * total // parts for k in range(parts + 1)]
     runs = iter(range(parts))  # shared: each thread takes the next run left
 
     def work():
+        scratch = _scratch(proto, store)
         for k in runs:
-            _kernel(table, first, proto, store, layout, bounds[k], bounds[k + 1])
+            _kernel(table, first, proto, store, layout, bounds[k], bounds[k + 1], scratch)
 
     helpers = [_executor().submit(work) for _ in range(min(get_num_threads(), parts) - 1)]
     try:
@@ -352,7 +336,8 @@ def warmup(rule, dtype, strided):
     dims = np.ones(2, np.int64)
     layout = Strided(np.zeros(1, STORAGE[dtype]), np.int64(0), dims, dims) if strided else CONTIGUOUS
     proto = RULES[rule].from_row(row["params"][0])
-    _kernel(row, np.zeros(2, np.int64), proto, STORE_MARKERS[dtype], layout, 0, 0)
+    store = STORE_MARKERS[dtype]
+    _kernel(row, np.zeros(2, np.int64), proto, store, layout, 0, 0, _scratch(proto, store))
 
 
 def cache_state():
