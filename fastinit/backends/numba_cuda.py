@@ -54,10 +54,9 @@ import warnings
 import numpy as np
 
 from .. import core
-from .._bits import register_cuda_mul
+from .._bits import device, register_cuda_mul
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
-from .._bits import device
 from .rules import (CONVERT, RULES, STORES, array_at, element_offset, pointer, row_of,
                     row_params)
 
