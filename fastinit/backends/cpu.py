@@ -192,7 +192,9 @@ def _build(digest):
             key, stream, block0 = row["seed"], row["stream"], row["block0"]
             p = _from_row(proto, row["params"])
             own = start // CHUNK - first[e]
-            for c in range(max(lo, first[e]) + own, min(hi, first[e + 1]) + own):
+            c_first = lo if lo > first[e] else first[e]  # max and min, written out: fewer
+            c_last = hi if hi < first[e + 1] else first[e + 1]  # functions to compile
+            for c in range(c_first + own, c_last + own):
                 chunk0 = c * CHUNK
                 b0 = block0 + np.uint64(chunk0 // epb)
                 for j in range(nb):
@@ -203,7 +205,8 @@ def _build(digest):
                 for j in range(nb):
                     _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
                 _round(store, vals, words)
-                _copy(layout, row, words, max(chunk0, start), min(chunk0 + CHUNK, end), chunk0)
+                _copy(layout, row, words, chunk0 if chunk0 > start else start,
+                      chunk0 + CHUNK if chunk0 + CHUNK < end else end, chunk0)
             e += 1
 
     return kernel

@@ -28,7 +28,11 @@ _S16 = np.uint64(16)
 
 @device
 def _clip(v, lo, hi):
-    return min(max(v, lo), hi)
+    """min(max(v, lo), hi) as Python's builtins compute it (kernels/transforms.cuh's
+    clip): max keeps its first argument unless the second compares greater, min unless
+    the second compares less. Written out, it compiles with no call to those builtins."""
+    m = lo if lo > v else v
+    return hi if hi < m else m
 
 
 RawParams = namedtuple("RawParams", "unused")
