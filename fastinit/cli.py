@@ -433,7 +433,8 @@ def _warmup(args):
     from .backends import cpu
 
     todo = warmup.items(args.dtypes, args.rules)
-    print(f"compiling {len(todo)} CPU kernels into {cpu.cache_state()[0]}")
+    print(f"compiling {len(todo)} CPU kernel{'' if len(todo) == 1 else 's'} into "
+          f"{cpu.cache_state()[0]}")
     progress = _Progress(len(todo))
     start = time.perf_counter()
     for item in todo:

@@ -27,6 +27,22 @@ with torch.device("meta"):
                           nn.LayerNorm(1024), nn.Linear(1024, 256))
 """
 
+# (distribution, destination): every distribution of every dtype it fills, contiguous
+# and as a strided view
+_EVERY = """from fastinit import warmup
+from fastinit.distributions import rule_for
+from fastinit.generator import numpy_dtype
+work = []
+for dtype in warmup.DTYPES:
+    for dist in warmup.DISTRIBUTIONS.values():
+        try:
+            rule_for(dist, dtype)
+        except TypeError:
+            continue
+        x = np.empty((64, 128), numpy_dtype(dtype))
+        work += [(dist, x[:, :64].copy()), (dist, x[:, ::2])]
+"""
+
 # name: (setup, the timed call, torch's setup and call or None, goal in seconds)
 CASES = {
     "import fastinit": ("", "import fastinit", None, 0.4),
@@ -55,8 +71,8 @@ CASES = {
         (_TORCH + _MODEL, "model.to_empty(device='cpu')\nfor m in model.modules():\n"
                           "    getattr(m, 'reset_parameters', lambda: None)()"), 3.0),
     "every rule, dtype and layout, then materialize": (
-        _TORCH + "import fastinit.torch\nfrom fastinit import warmup\n" + _MODEL,
-        "for item in warmup.items():\n    warmup.compile_one(item)\n"
+        _TORCH + _ARRAY + "import fastinit.torch\n" + _EVERY + _MODEL,
+        "for dist, x in work:\n    fastinit.Generator(0).fill(x, dist)\n"
         "fastinit.torch.materialize(model, 'cpu', seed=0)", None, 30.0),
 }
 NEEDS_TORCH = {name for name, (setup, *_) in CASES.items() if "import torch" in setup}

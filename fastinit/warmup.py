@@ -1,6 +1,6 @@
 """Compiling the CPU kernels ahead of use, into Numba's disk cache.
 
-A fill compiles the kernel specialization it needs on first use (about 2 s) and
+A fill compiles the kernel specialization it needs on first use (about 1-2 s) and
 Numba keeps it on disk, keyed on the sources (``fastinit._sources``) and on the CPU
 model. ``fastinit warmup`` compiles every specialization (or those of the dtypes and
 distributions asked for) up front: in a container image build (``RUN fastinit
@@ -20,9 +20,9 @@ PHILOX = "philox4x32"  # fastinit.philox4x32's block loop, compiled with the fil
 
 
 def specializations(dtypes=None, distributions=None):
-    """The (rule, dtype, strided) specializations that fills of ``dtypes`` with
+    """The (rule, dtype) kernel specializations that fills of ``dtypes`` with
     ``distributions`` (names in ``DTYPES`` and ``DISTRIBUTIONS``; None: all) compile,
-    each once, contiguous and strided. bool and uint8 share one."""
+    each once: any layout uses the same one, and bool and uint8 share theirs."""
     found = {}
     for dtype in dtypes or DTYPES:
         for name in distributions or DISTRIBUTIONS:
@@ -30,9 +30,7 @@ def specializations(dtypes=None, distributions=None):
                 rule = rule_for(DISTRIBUTIONS[name], dtype).name
             except TypeError:  # this distribution does not fill this dtype
                 continue
-            for strided in (False, True):
-                key = (rule, type(cpu.STORE_MARKERS[dtype]), strided)
-                found.setdefault(key, (rule, dtype, strided))
+            found.setdefault((rule, type(cpu.STORE_MARKERS[dtype])), (rule, dtype))
     return list(found.values())
 
 
@@ -45,10 +43,7 @@ def compile_one(item):
 
 
 def describe(item):
-    if item == PHILOX:
-        return PHILOX
-    rule, dtype, strided = item
-    return f"{rule} {dtype} {'strided' if strided else 'contiguous'}"
+    return item if item == PHILOX else " ".join(item)
 
 
 def items(dtypes=None, distributions=None):

@@ -142,3 +142,30 @@ def test_a_forked_child_fills_in_parallel_too():
     _, status = os.waitpid(pid, 0)
     assert ready, "the forked child's fill never finished"
     assert os.read(read, 1) == b"1" and status == 0
+
+
+@pytest.mark.parametrize("slab", [1, 7, 64, 1 << 18])
+@pytest.mark.parametrize("parts", [1, 3])
+@pytest.mark.parametrize("index", [np.s_[::3], np.s_[::-1, 1::2, :], np.s_[2:9, ::-2, 3:40]],
+                         ids=["1-d", "3-d", "3-d-negative"])
+def test_a_strided_view_gets_its_logical_elements_in_any_slabs(slab, parts, index, monkeypatch):
+    """Strided destinations are drawn in slabs of contiguous elements that numpy copies
+    into the view: any slab size (rows larger than a slab included) and any split of the
+    leading rows over threads give element i the stream's element start + i, and nothing
+    outside the view is written."""
+    monkeypatch.setattr(cpu, "SLAB", slab)
+    monkeypatch.setattr(cpu, "_parts", lambda chunks: parts)
+    storage = np.full((10, 12, 45) if index != np.s_[::3] else (5000,), 0xBEEF, np.uint16)
+    view = storage[index]
+    rule = rule_for(Normal(0.5, 2), "bfloat16")
+    n = view.size
+    want = np.empty(n, np.uint16)
+    cpu.fill(want, 0, (), (), rule, "bfloat16", 5, 9, 123, 77, n)
+    flat = storage.reshape(-1)
+    origin = (view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]) // 2
+    strides = tuple(s // 2 for s in view.strides)
+    cpu.fill(flat, origin, view.shape, strides, rule, "bfloat16", 5, 9, 123, 77, n)
+    assert view.reshape(-1).tolist() == want.tolist()
+    untouched = np.ones(storage.shape, bool)
+    untouched[index] = False
+    assert (storage[untouched] == 0xBEEF).all()

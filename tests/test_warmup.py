@@ -16,34 +16,31 @@ from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
 
 
-def test_specializations_are_every_rule_dtype_and_layout_once():
+def test_specializations_are_every_rule_and_dtype_once():
     found = warmup.specializations()
     assert len(found) == len(set(found))
     expected = set()
     for dtype in warmup.DTYPES:
         for dist in warmup.DISTRIBUTIONS.values():
             try:
-                rule = rule_for(dist, dtype).name
+                expected.add((rule_for(dist, dtype).name, "uint8" if dtype == "bool" else dtype))
             except TypeError:
                 continue
-            expected |= {(rule, "uint8" if dtype == "bool" else dtype, s) for s in (False, True)}
-    assert {(r, "uint8" if d == "bool" else d, s) for r, d, s in found} == expected
+    assert {(r, "uint8" if d == "bool" else d) for r, d in found} == expected
     # 4 float dtypes x (uniform, normal, truncated normal, Bernoulli) + masks + raw words
-    assert len(found) == 2 * (4 * 4 + 1 + 1)
+    assert len(found) == 4 * 4 + 1 + 1
 
 
 def test_narrowed_choices_and_the_philox_loop():
-    assert warmup.specializations(["float64"], ["normal"]) == [
-        ("normal64", "float64", False), ("normal64", "float64", True)]
+    assert warmup.specializations(["float64"], ["normal"]) == [("normal64", "float64")]
     assert warmup.specializations(["uint32"], ["normal"]) == []
     assert warmup.PHILOX in warmup.items() and warmup.PHILOX not in warmup.items(["float32"])
-    assert warmup.describe(("truncnorm32", "bfloat16", True)) == "truncnorm32 bfloat16 strided"
+    assert warmup.describe(("truncnorm32", "bfloat16")) == "truncnorm32 bfloat16"
 
 
 def test_compiling_writes_nothing_anywhere():
     """A warm-up launch covers no element: the kernel compiles and returns."""
-    warmup.compile_one(("uniform32", "float32", False))
-    warmup.compile_one(("uniform32", "float32", True))
+    warmup.compile_one(("uniform32", "float32"))
     warmup.compile_one(warmup.PHILOX)
 
 
@@ -63,15 +60,15 @@ def test_a_warmed_cache_serves_later_processes_without_compiling(tmp_path):
     warm = subprocess.run([sys.executable, "-m", "fastinit", "warmup", "--dtypes", "float32",
                            "--rules", "uniform,normal"], env=env, capture_output=True,
                           text=True, timeout=600, check=True)
-    assert warm.stdout.startswith(f"compiling 4 CPU kernels into {tmp_path}")
-    assert f"4 kernel compilations cached in {tmp_path}" in warm.stdout
+    assert warm.stdout.startswith(f"compiling 2 CPU kernels into {tmp_path}")
+    assert f"2 kernel compilations cached in {tmp_path}" in warm.stdout
     child = subprocess.run([sys.executable, "-c", _FILL], env=env, capture_output=True,
                            text=True, timeout=600, check=True)
     assert json.loads(child.stdout) == {"hits": 2, "misses": 0}
 
 
 def test_the_cache_state_counts_what_these_sources_compiled():
-    warmup.compile_one(("normal32", "float32", False))
+    warmup.compile_one(("normal32", "float32"))
     where, current, stale = cpu.cache_state()
     assert os.path.isdir(where) and current >= 1 and stale >= 0
 

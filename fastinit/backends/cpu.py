@@ -8,14 +8,17 @@ turns them into values in a second loop, rounds them to the storage format in a 
 and copies the ones it owns. What an element gets depends only on its index, never
 on the number of threads or on where a fill starts.
 
-One kernel serves every rule, storage format and layout, and each of the three is the
-*type* of an argument: the rule's parameter record (``rules.RULES``), a store marker
-and a layout record (``Contiguous`` or ``Strided``). Numba thus compiles, on first
-use, one specialization per (rule, format, layout) with nothing else in it, and keeps
-it in its disk cache, keyed on the digest of every source it is built from
-(``fastinit._sources``). The kernel releases the GIL, and a plain thread pool runs its
-runs in parallel: Numba's ``parallel=True`` passes, which tripled compile times, are
-not needed. ``warmup`` compiles every specialization ahead of use.
+One kernel serves every rule and storage format, and both are the *type* of an
+argument: the rule's parameter record (``rules.RULES``) and a store marker. Numba thus
+compiles, on first use, one specialization per (rule, format) with nothing else in it,
+and keeps it in its disk cache, keyed on the digest of every source it is built from
+(``fastinit._sources``). The kernel writes contiguous memory only: a strided
+destination's leading rows are split over the threads, and each thread draws its rows
+in slabs of up to ``SLAB`` elements into a contiguous buffer that numpy copies into the
+view, so no layout needs a kernel of its own. The kernel
+releases the GIL, and a plain thread pool runs its runs in parallel: Numba's
+``parallel=True`` passes, which tripled compile times, are not needed. ``warmup``
+compiles every specialization ahead of use.
 """
 
 import concurrent.futures
@@ -30,23 +33,18 @@ from numba.core.extending import overload
 from numba.np.numpy_support import as_dtype
 
 from .. import core
-from .._bits import DEVICE
+from .._bits import DEVICE, device
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from .._sources import DIGEST
 from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
-from .rules import CONVERT, RULES, array_at, element_offset, row_of, row_params
+from .rules import CONVERT, RULES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
+SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
 TASK_CHUNKS = 4  # a fill runs in parallel from twice this many chunks (32768 elements) up
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-
-# Layouts: every row's ``n`` elements contiguous at its ``ptr``, or (one row) element i
-# at buf[origin + offset(i)] with int64 ``shape`` and element ``strides``.
-Contiguous = namedtuple("Contiguous", ())
-Strided = namedtuple("Strided", "buf origin shape strides")
-CONTIGUOUS = Contiguous()
 
 # Storage formats as marker types: each names the conversion of a value to its
 # storage word (rules.CONVERT) and the word's dtype.
@@ -140,31 +138,15 @@ def _round_jit(store, vals, words):
     return round_chunk
 
 
-def _copy_contiguous(layout, row, words, a, b, chunk0):
+@device
+def _copy(row, words, a, b, chunk0):
+    """Elements [a, b) of the row's tensor, at words[a - chunk0:b - chunk0], to their
+    places at the row's address."""
     start = row["start"]
     dst = array_at(row["ptr"], row["n"], words.dtype)[a - start:b - start]
     src = words[a - chunk0:b - chunk0]
     for i in range(b - a):  # a loop over views: plain vector loads and stores
         dst[i] = src[i]
-
-
-def _copy_strided(layout, row, words, a, b, chunk0):
-    start = row["start"]
-    for g in range(a, b):
-        offset = element_offset(g - start, layout.shape, layout.strides)
-        layout.buf[layout.origin + offset] = words[g - chunk0]
-
-
-def _copy(layout, row, words, a, b, chunk0):
-    """Elements [a, b) of the row's tensor, at words[a - chunk0:b - chunk0], to their
-    places in the destination."""
-    copy = _copy_strided if type(layout) is Strided else _copy_contiguous
-    copy(layout, row, words, a, b, chunk0)
-
-
-@overload(_copy, jit_options=DEVICE)
-def _copy_jit(layout, row, words, a, b, chunk0):
-    return _copy_strided if layout.instance_class is Strided else _copy_contiguous
 
 
 # --- the kernel ------------------------------------------------------------------------
@@ -174,7 +156,7 @@ def _build(digest):
     """The kernel, a closure over ``digest`` so that Numba's cache keys include it."""
 
     @njit(nogil=True, cache=True, error_model="numpy")
-    def kernel(table, first, proto, store, layout, lo, hi, scratch):
+    def kernel(table, first, proto, store, lo, hi, scratch):
         """Global chunks [lo, hi) of the rows of ``table`` (a ``backends.ENTRY``
         array), whose chunks lie end to end: row ``e`` holds global chunks
         [first[e], first[e + 1]), its own chunks from ``start // CHUNK`` on. Every row
@@ -205,7 +187,7 @@ def _build(digest):
                 for j in range(nb):
                     _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
                 _round(store, vals, words)
-                _copy(layout, row, words, chunk0 if chunk0 > start else start,
+                _copy(row, words, chunk0 if chunk0 > start else start,
                       chunk0 + CHUNK if chunk0 + CHUNK < end else end, chunk0)
             e += 1
 
@@ -254,23 +236,10 @@ def _chunk_starts(table):
     return first
 
 
-def _run(table, first, proto, store, layout):
-    """Every chunk of every row of ``table``, in runs over ``numba.get_num_threads()``
-    threads (the calling one included); returns when all are written."""
-    total = int(first[-1])
-    parts = _parts(total)
-    if parts == 1:
-        _kernel(table, first, proto, store, layout, 0, total, _scratch(proto, store))
-        return
-    bounds = [k * total // parts for k in range(parts + 1)]
-    runs = iter(range(parts))  # shared: each thread takes the next run left
-
-    def work():
-        scratch = _scratch(proto, store)
-        for k in runs:
-            _kernel(table, first, proto, store, layout, bounds[k], bounds[k + 1], scratch)
-
-    helpers = [_executor().submit(work) for _ in range(min(get_num_threads(), parts) - 1)]
+def _on_threads(count, work):
+    """Run ``work()`` on ``count`` threads, the calling one included; return when every
+    one has returned (re-raising the first error)."""
+    helpers = [_executor().submit(work) for _ in range(count - 1)]
     try:
         work()
     finally:
@@ -279,11 +248,56 @@ def _run(table, first, proto, store, layout):
         helper.result()
 
 
+def _run(table, first, proto, store, parallel=True):
+    """Every chunk of every row of ``table``, in runs over ``numba.get_num_threads()``
+    threads (or this one only); returns when all are written."""
+    total = int(first[-1])
+    parts = _parts(total) if parallel else 1
+    if parts == 1:
+        _kernel(table, first, proto, store, 0, total, _scratch(proto, store))
+        return
+    bounds = [k * total // parts for k in range(parts + 1)]
+    runs = iter(range(parts))  # shared: each thread takes the next run left
+
+    def work():
+        scratch = _scratch(proto, store)
+        for k in runs:
+            _kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
+
+    _on_threads(min(get_num_threads(), parts), work)
+
+
 @functools.lru_cache(maxsize=1024)
 def _rule_args(rule):
     """(the row doubles, the parameter record) of a ``distributions.Rule``."""
     params = row_params(rule)
     return params, RULES[rule.name].from_row(params)
+
+
+def _fill_contiguous(out, rule, dtype, seed, stream, block0, start, parallel=True):
+    """Elements [start, start + out.size) of the stream into the contiguous ``out``."""
+    params, proto = _rule_args(rule)
+    ptr = out.__array_interface__["data"][0]
+    row = np.array([(ptr, out.size, start, seed, stream, block0, 0, params, 0)], ENTRY)
+    chunks = (start + out.size + CHUNK - 1) // CHUNK - start // CHUNK
+    _run(row, np.array((0, chunks), np.int64), proto, STORE_MARKERS[dtype], parallel)
+
+
+def _fill_view(view, slab, draw, start):
+    """Logical element i of ``view`` (any strides) = element start + i of the stream:
+    ``draw(out, first)`` writes elements [first, first + out.size) into a piece of
+    ``slab``, and numpy copies it into whole leading rows of the view."""
+    row = int(np.prod(view.shape[1:], dtype=np.int64))
+    if row > slab.size:  # one leading row does not fit: its own rows, one at a time
+        for i in range(view.shape[0]):
+            _fill_view(view[i], slab, draw, start + i * row)
+        return
+    rows = slab.size // row
+    for i in range(0, view.shape[0], rows):
+        part = view[i:i + rows]
+        piece = slab[:part.size]
+        draw(piece, start + i * row)
+        part[...] = piece.reshape(part.shape)
 
 
 def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n):
@@ -296,17 +310,26 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
     """
     if n == 0:
         return
-    params, proto = _rule_args(rule)
     if len(shape) == 0:
-        ptr = buf.__array_interface__["data"][0] + origin * buf.itemsize
-        layout = CONTIGUOUS
-    else:
-        ptr = 0
-        layout = Strided(buf, np.int64(origin), np.asarray(shape, np.int64),
-                         np.asarray(strides, np.int64))
-    row = np.array([(ptr, n, start, seed, stream, block0, 0, params, 0)], ENTRY)
-    chunks = (start + n + CHUNK - 1) // CHUNK - start // CHUNK
-    _run(row, np.array((0, chunks), np.int64), proto, STORE_MARKERS[dtype], layout)
+        _fill_contiguous(buf[origin:origin + n], rule, dtype, seed, stream, block0, start)
+        return
+
+    def draw(out, first):  # on one thread: the view's leading rows are split over threads
+        _fill_contiguous(out, rule, dtype, seed, stream, block0, first, parallel=False)
+
+    view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
+                                           tuple(s * buf.itemsize for s in strides))
+    rows, row = shape[0], n // shape[0]
+    parts = min(_parts(-(-n // CHUNK)), rows)
+    bounds = [k * rows // parts for k in range(parts + 1)]
+    blocks = iter(range(parts))  # shared: each thread takes the next block of rows left
+
+    def work():
+        slab = np.empty(min(n, SLAB), buf.dtype)
+        for k in blocks:
+            _fill_view(view[bounds[k]:bounds[k + 1]], slab, draw, start + bounds[k] * row)
+
+    _on_threads(min(get_num_threads(), parts), work)
 
 
 _CONSTANT = FAMILIES.index("constant")
@@ -322,8 +345,7 @@ def fill_many(dtype, table):
     for family, name in enumerate(FAMILY_RULES[dtype]):
         rows = table[table["family"] == family]
         if len(rows):
-            _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store,
-                 CONTIGUOUS)
+            _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store)
     word = np.dtype(f"u{np.dtype(STORAGE[dtype]).itemsize}")
     for row in table[table["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
@@ -332,15 +354,13 @@ def fill_many(dtype, table):
 # --- ahead of use, and the disk cache ----------------------------------------------------
 
 
-def warmup(rule, dtype, strided):
+def warmup(rule, dtype):
     """Compile (or load from the disk cache) the kernel for fills of ``dtype`` by
-    ``rule``, contiguous or strided; nothing is written."""
+    ``rule``; nothing is written."""
     row = np.zeros(1, ENTRY)
-    dims = np.ones(2, np.int64)
-    layout = Strided(np.zeros(1, STORAGE[dtype]), np.int64(0), dims, dims) if strided else CONTIGUOUS
     proto = RULES[rule].from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
-    _kernel(row, np.zeros(2, np.int64), proto, store, layout, 0, 0, _scratch(proto, store))
+    _kernel(row, np.zeros(2, np.int64), proto, store, 0, 0, _scratch(proto, store))
 
 
 def cache_state():

@@ -195,8 +195,8 @@ STORES = {"float32": "same", "float64": "same", "uint32": "same", "bfloat16": "b
 
 @device
 def element_offset(i, shape, strides):
-    """Offset, in elements, of logical C-order index ``i``; ``shape`` and ``strides``
-    are int64 arrays (CPU) or tuples (CUDA kernels)."""
+    """Offset, in elements, of logical C-order index ``i`` in an array of ``shape``
+    and element ``strides`` (tuples; the CUDA kernels' strided addressing)."""
     off = 0
     for d in range(len(shape) - 1, -1, -1):
         off += (i % shape[d]) * strides[d]
