@@ -443,8 +443,8 @@ def _warmup(args):
         progress.tick(warmup.describe(item))
     progress.clear()
     where, current, _ = cpu.cache_state()
-    print(f"done in {time.perf_counter() - start:.1f} s: {current} kernel compilations cached "
-          f"in {where}")
+    cached = "" if current is None else f"{current} kernel compilations cached "
+    print(f"done in {time.perf_counter() - start:.1f} s: {cached}in {where}")
     return 0
 
 
@@ -622,9 +622,12 @@ def _info(args):
     cache = report["kernel_cache"]
     print("kernel cache")
     print(f"  {cache['directory']}")
-    print(f"  {cache['current']} compiled for these sources and this CPU "
-          f"({cache['specializations']} specializations in all; `fastinit warmup` compiles "
-          f"them), {cache['stale']} stale")
+    if cache["current"] is None:
+        print("  contents unknown (this Numba's cache index cannot be read)")
+    else:
+        print(f"  {cache['current']} compiled for these sources and this CPU "
+              f"({cache['specializations']} specializations in all; `fastinit warmup` "
+              f"compiles them), {cache['stale']} stale")
     print("memory")
     print(f"  plain write {report['plain_write_gbps']:.1f} GB/s ({report['plain_write']})")
     return 0

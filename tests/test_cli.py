@@ -481,3 +481,13 @@ def test_warmup_compiles_what_is_asked_and_says_where(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.startswith("compiling 1 CPU kernel into ")
     assert re.search(r"done in \d+\.\d s: \d+ kernel compilations cached in ", out)
+
+
+def test_info_says_so_when_the_cache_index_cannot_be_read(monkeypatch, capsys):
+    from fastinit.backends import cpu
+
+    monkeypatch.setattr(cli, "_write_bandwidth", lambda: 1.0)
+    monkeypatch.setattr(cpu, "cache_state", lambda: ("/somewhere", None, None))
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "kernel cache\n  /somewhere\n  contents unknown" in out

@@ -366,9 +366,13 @@ def warmup(rule, dtype):
 def cache_state():
     """``(directory, current, stale)``: where Numba keeps the kernel's compilations,
     and how many of those listed there were built from these sources for this CPU
-    (``current``) or are left from other sources (``stale``, never loaded again)."""
+    (``current``) or are left from other sources (``stale``, never loaded again);
+    None for both where this Numba's cache index cannot be read."""
     cache = _kernel._cache
-    codegen = _kernel.targetctx.codegen()
-    keys = list(cache._cache_file._load_index())
-    current = sum(key == cache._index_key(key[0], codegen) for key in keys)
+    try:  # Numba's cache index, read as Numba reads it: no public API tells this
+        codegen = _kernel.targetctx.codegen()
+        keys = list(cache._cache_file._load_index())
+        current = sum(key == cache._index_key(key[0], codegen) for key in keys)
+    except (AttributeError, TypeError, ValueError):  # another Numba's internals
+        return cache._cache_path, None, None
     return cache._cache_path, current, len(keys) - current
