@@ -312,6 +312,30 @@ def test_available_answers_without_the_simulator():
     assert isinstance(ok, bool) and isinstance(why, str) and why
 
 
+def test_the_launch_size_reads_device_attributes_that_numba_cuda_has(monkeypatch):
+    """The grid size reads the device's SM count and threads per SM through numba-cuda's
+    real ``Device``, which looks each name up among the CUDA driver binding's attributes
+    (only the driver call that would need a GPU is replaced): a misspelt name fails here
+    as it would on a GPU, at every launch."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("the simulator has no driver Device")
+    try:
+        from numba.cuda.cudadrv import driver as cuda_driver
+        from cuda.bindings.driver import CUdevice_attribute
+    except ImportError as exc:
+        pytest.skip(f"numba-cuda with cuda.bindings is not installed: {exc}")
+    numba_cuda._import_cuda()
+    values = {CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: 132,
+              CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: 2048}
+    monkeypatch.setitem(vars(cuda_driver.driver), "cuDeviceGetAttribute",
+                        lambda code, device: values[code])
+    device = object.__new__(cuda_driver.Device)
+    device.id = 7
+    monkeypatch.setattr(numba_cuda.cuda, "get_current_device", lambda: device)
+    monkeypatch.setattr(numba_cuda, "_MAX_GRID", {})
+    assert numba_cuda._max_grid() == numba_cuda.WAVES * 132 * (2048 // numba_cuda.THREADS)
+
+
 # --- PTX: no fused multiply-add, without a GPU ----------------------------------------
 # NVVM contracts a multiply feeding an add into an FMA unless the multiply is
 # libdevice's mul.rn, which the core's ``mul`` becomes on the CUDA target. Every

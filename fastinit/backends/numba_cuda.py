@@ -299,7 +299,7 @@ def _max_grid():
     dev = cuda.get_current_device()
     grid = _MAX_GRID.get(dev.id)
     if grid is None:
-        per_sm = max(1, dev.MAX_THREADS_PER_MULTI_PROCESSOR // THREADS)
+        per_sm = max(1, dev.MAX_THREADS_PER_MULTIPROCESSOR // THREADS)
         grid = _MAX_GRID[dev.id] = WAVES * dev.MULTIPROCESSOR_COUNT * per_sm
     return grid
 
