@@ -9,7 +9,7 @@ def test_the_import_case_times_the_import_alone():
     row = coldstart.case_row("import fastinit")
     assert row["case"] == "import fastinit" and row["torch_s"] is None
     assert row["goal_s"] == 0.4
-    assert 0 < row["cold_s"] < 60 and 0 < row["warm_s"] < 60
+    assert row["cold_s"] > 0 and row["warm_s"] > 0
 
 
 @pytest.fixture(scope="module")
