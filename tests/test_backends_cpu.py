@@ -145,13 +145,14 @@ def test_a_forked_child_fills_in_parallel_too():
 
 
 @pytest.mark.parametrize("slab", [1, 7, 64, 1 << 18])
-@pytest.mark.parametrize("parts", [1, 3])
-@pytest.mark.parametrize("index", [np.s_[::3], np.s_[::-1, 1::2, :], np.s_[2:9, ::-2, 3:40]],
-                         ids=["1-d", "3-d", "3-d-negative"])
+@pytest.mark.parametrize("parts", [1, 3, 16, 500])  # 16, 500: more than a view's rows
+@pytest.mark.parametrize("index", [np.s_[::3], np.s_[::-1, 1::2, :], np.s_[2:9, ::-2, 3:40],
+                                   np.s_[:2, 0, ::2]],
+                         ids=["1-d", "3-d", "3-d-negative", "2-rows"])
 def test_a_strided_view_gets_its_logical_elements_in_any_slabs(slab, parts, index, monkeypatch):
     """Strided destinations are drawn in slabs of contiguous elements that numpy copies
     into the view: any slab size (rows larger than a slab included) and any split of the
-    leading rows over threads give element i the stream's element start + i, and nothing
+    view over threads give element i the stream's element start + i, and nothing
     outside the view is written."""
     monkeypatch.setattr(cpu, "SLAB", slab)
     monkeypatch.setattr(cpu, "_parts", lambda chunks: parts)

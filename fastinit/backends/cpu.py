@@ -13,9 +13,9 @@ argument: the rule's parameter record (``rules.RULES``) and a store marker. Numb
 compiles, on first use, one specialization per (rule, format) with nothing else in it,
 and keeps it in its disk cache, keyed on the digest of every source it is built from
 (``fastinit._sources``). The kernel writes contiguous memory only: a strided
-destination's leading rows are split over the threads, and each thread draws its rows
-in slabs of up to ``SLAB`` elements into a contiguous buffer that numpy copies into the
-view, so no layout needs a kernel of its own. The kernel
+destination's leading rows (or pieces of them) are split over the threads, and each
+thread draws its part in slabs of up to ``SLAB`` elements into a contiguous buffer that
+numpy copies into the view, so no layout needs a kernel of its own. The kernel
 releases the GIL, and a plain thread pool runs its runs in parallel: Numba's
 ``parallel=True`` passes, which tripled compile times, are not needed. ``warmup``
 compiles every specialization ahead of use.
@@ -319,17 +319,29 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
 
     view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
                                            tuple(s * buf.itemsize for s in strides))
-    rows, row = shape[0], n // shape[0]
-    parts = min(_parts(-(-n // CHUNK)), rows)
-    bounds = [k * rows // parts for k in range(parts + 1)]
-    blocks = iter(range(parts))  # shared: each thread takes the next block of rows left
+    pieces = _pieces(view, start, _parts(-(-n // CHUNK)))
+    todo = iter(pieces)  # shared: each thread takes the next piece left
 
     def work():
         slab = np.empty(min(n, SLAB), buf.dtype)
-        for k in blocks:
-            _fill_view(view[bounds[k]:bounds[k + 1]], slab, draw, start + bounds[k] * row)
+        for piece, first in todo:
+            _fill_view(piece, slab, draw, first)
 
-    _on_threads(min(get_num_threads(), parts), work)
+    _on_threads(min(get_num_threads(), len(pieces)), work)
+
+
+def _pieces(view, start, count):
+    """``(sub-view, its first logical index)`` that cover ``view`` in order: ``count``
+    blocks of leading rows, or, with fewer rows than that, pieces of each row."""
+    rows = view.shape[0]
+    row = view.size // rows
+    if rows < count and view.ndim > 1:
+        per_row = -(-count // rows)
+        return [piece for i in range(rows)
+                for piece in _pieces(view[i], start + i * row, per_row)]
+    parts = min(count, rows)
+    bounds = [k * rows // parts for k in range(parts + 1)]
+    return [(view[bounds[k]:bounds[k + 1]], start + bounds[k] * row) for k in range(parts)]
 
 
 _CONSTANT = FAMILIES.index("constant")
