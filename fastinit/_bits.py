@@ -42,7 +42,7 @@ def _bitcast(src_type, dst_type, src_np, dst_np):
 
         return dst_type(src_type), codegen
 
-    @overload(python_cast, jit_options={"forceinline": True})
+    @overload(python_cast, jit_options=DEVICE)
     def _jitted(x):
         if x != src_type:
             return lambda x: cast(src_np(x))
@@ -62,7 +62,7 @@ def mul(a, b):
     return a * b
 
 
-@overload(mul, jit_options={"forceinline": True}, target="cpu")
+@overload(mul, jit_options=DEVICE, target="cpu")
 def _mul_cpu(a, b):
     return lambda a, b: a * b
 

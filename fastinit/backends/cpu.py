@@ -227,12 +227,16 @@ def _parts(chunks):
     return 1 if threads == 1 else min(4 * threads, chunks // TASK_CHUNKS)
 
 
+def _chunk_count(start, n):
+    """Chunks that elements [start, start + n) of a tensor touch (integers or arrays)."""
+    return (start + n + CHUNK - 1) // CHUNK - start // CHUNK
+
+
 def _chunk_starts(table):
     """Prefix sums of the rows' chunk counts: row e's chunks are global chunks
     [first[e], first[e + 1])."""
-    start = table["start"]
     first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum((start + table["n"] + CHUNK - 1) // CHUNK - start // CHUNK, out=first[1:])
+    np.cumsum(_chunk_count(table["start"], table["n"]), out=first[1:])
     return first
 
 
@@ -279,8 +283,8 @@ def _fill_contiguous(out, rule, dtype, seed, stream, block0, start, parallel=Tru
     params, proto = _rule_args(rule)
     ptr = out.__array_interface__["data"][0]
     row = np.array([(ptr, out.size, start, seed, stream, block0, 0, params, 0)], ENTRY)
-    chunks = (start + out.size + CHUNK - 1) // CHUNK - start // CHUNK
-    _run(row, np.array((0, chunks), np.int64), proto, STORE_MARKERS[dtype], parallel)
+    first = np.array((0, _chunk_count(start, out.size)), np.int64)
+    _run(row, first, proto, STORE_MARKERS[dtype], parallel)
 
 
 def _fill_view(view, slab, draw, start):
@@ -319,7 +323,7 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
 
     view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
                                            tuple(s * buf.itemsize for s in strides))
-    pieces = _pieces(view, start, _parts(-(-n // CHUNK)))
+    pieces = _pieces(view, start, _parts(_chunk_count(start, n)))
     todo = iter(pieces)  # shared: each thread takes the next piece left
 
     def work():
