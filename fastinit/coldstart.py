@@ -78,7 +78,6 @@ CASES = {
 NEEDS_TORCH = {name for name, (setup, *_) in CASES.items() if "import torch" in setup}
 
 _CHILD = """import json, time
-start = time.perf_counter()
 {setup}
 ready = time.perf_counter()
 {call}

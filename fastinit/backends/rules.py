@@ -1,5 +1,5 @@
 """What the Numba backends share: each rule's parameters and block emitter, the
-storage formats, and strided addressing, as target-neutral ``njit`` functions.
+storage formats, and strided addressing, as target-neutral device functions.
 
 ``cpu`` compiles them for the host and ``numba_cuda`` as device functions, so the two
 run one source. Each is a ``_bits.device`` function: compiled once per signature,
@@ -25,6 +25,7 @@ from .._bits import DEVICE, device, mul
 
 _LOW16 = np.uint64(0xFFFF)
 _S16 = np.uint64(16)
+
 
 @device
 def _clip(v, lo, hi):
