@@ -443,7 +443,8 @@ def _warmup(args):
         progress.tick(warmup.describe(item))
     progress.clear()
     where, current, _ = cpu.cache_state()
-    cached = "" if current is None else f"{current} kernel compilations cached "
+    cached = ("" if current is None else
+              f"{current} kernel compilation{'' if current == 1 else 's'} cached ")
     print(f"done in {time.perf_counter() - start:.1f} s: {cached}in {where}")
     return 0
 
