@@ -140,7 +140,7 @@ def _parser():
 
     warm = commands.add_parser(
         "warmup", help="compile the CPU kernels into Numba's disk cache, ahead of use",
-        description="Compile every CPU kernel specialization (each rule, dtype and layout; "
+        description="Compile every CPU kernel specialization (each rule and dtype; "
         "or those of --dtypes and --rules) into Numba's disk cache, so that no first call "
         "waits for the compiler: run it where the kernels will run, e.g. as a `RUN "
         "fastinit warmup` layer of a container image or a step at the start of a CI job "

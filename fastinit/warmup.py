@@ -15,7 +15,7 @@ from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, rul
 
 DISTRIBUTIONS = {"uniform": Uniform(), "normal": Normal(), "trunc_normal": TruncatedNormal(),
                  "bernoulli": Bernoulli(), "raw": Raw()}
-DTYPES = ("float32", "bfloat16", "float16", "float64", "bool", "uint8", "uint32")
+DTYPES = tuple(cpu.STORE_MARKERS)
 PHILOX = "philox4x32"  # fastinit.philox4x32's block loop, compiled with the fills
 
 

@@ -37,7 +37,7 @@ from .._bits import DEVICE, device
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from .._sources import DIGEST
 from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
-from .rules import CONVERT, RULES, array_at, row_of, row_params
+from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
@@ -46,20 +46,19 @@ TASK_CHUNKS = 4  # a fill runs in parallel from twice this many chunks (32768 el
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
-# Storage formats as marker types: each names the conversion of a value to its
-# storage word (rules.CONVERT) and the word's dtype.
+# Storage formats as marker types, one per (conversion of a value to its storage word,
+# rules.STORES; the word's dtype, backends.STORAGE): bool and uint8 share one.
 F32Store = namedtuple("F32Store", ())
 F64Store = namedtuple("F64Store", ())
 U32Store = namedtuple("U32Store", ())
 Bf16Store = namedtuple("Bf16Store", ())
 F16Store = namedtuple("F16Store", ())
 U8Store = namedtuple("U8Store", ())
-_FORMATS = {F32Store: ("same", np.float32), F64Store: ("same", np.float64),
-            U32Store: ("same", np.uint32), Bf16Store: ("bf16", np.uint16),
-            F16Store: ("f16", np.uint16), U8Store: ("u8", np.uint8)}
 STORE_MARKERS = {"float32": F32Store(), "float64": F64Store(), "uint32": U32Store(),
                  "bfloat16": Bf16Store(), "float16": F16Store(), "bool": U8Store(),
                  "uint8": U8Store()}
+_FORMATS = {type(marker): (STORES[dtype], STORAGE[dtype])
+            for dtype, marker in STORE_MARKERS.items()}
 
 _BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in RULES.items()}
 
@@ -318,7 +317,7 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
         _fill_contiguous(buf[origin:origin + n], rule, dtype, seed, stream, block0, start)
         return
 
-    def draw(out, first):  # on one thread: the view's leading rows are split over threads
+    def draw(out, first):  # on one thread: the view's pieces are split over threads
         _fill_contiguous(out, rule, dtype, seed, stream, block0, first, parallel=False)
 
     view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
@@ -355,7 +354,7 @@ def fill_many(dtype, table):
     """Fill every destination of ``table`` (a ``backends.ENTRY`` array of host
     addresses, all of storage ``dtype``); each row gets exactly what ``fill`` would
     write into it. The rows of each family run through the kernel of its rule (the
-    one ``fill`` uses) in one parallel pass; constants are plain stores."""
+    one ``fill`` uses) in one parallel pass per family; constants are plain stores."""
     table = table[table["n"] > 0]
     store = STORE_MARKERS[dtype]
     for family, name in enumerate(FAMILY_RULES[dtype]):
