@@ -15,6 +15,7 @@ Element ``i`` of the logical C-order index always gets value ``i`` of the stream
 memory outside the view is never touched.
 """
 
+import ctypes
 import importlib
 import sys
 
@@ -47,6 +48,35 @@ _SUPPORTED = ("float16, bfloat16, float32, float64 (bool/uint8 masks, uint32 wor
 BACKENDS = ("cpu", "cupy", "numba_cuda")
 GPU_BACKENDS = ("cupy", "numba_cuda")  # the default order: fastest first
 _DLPACK_CPU, _DLPACK_CUDA = 1, 2  # DLDeviceType codes
+_DLPACK_READ_ONLY = 1  # DLPACK_FLAG_BITMASK_READ_ONLY
+
+
+class _DLPackHead(ctypes.Structure):
+    """The head of DLPack 1.0's ``DLManagedTensorVersioned``, up to its flags."""
+
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32),
+                ("manager_ctx", ctypes.c_void_p), ("deleter", ctypes.c_void_p),
+                ("flags", ctypes.c_uint64)]
+
+
+_capsule_is_valid = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_IsValid", ctypes.pythonapi))
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
+
+
+def _dlpack_read_only(x):
+    """Whether the DLPack producer ``x`` marks its memory read-only. Only DLPack 1.0
+    capsules carry the flag; a producer of the older protocol has none to give."""
+    try:
+        capsule = x.__dlpack__(max_version=(1, 0))
+    except TypeError:  # a producer without max_version: the older protocol
+        return False
+    name = b"dltensor_versioned"
+    if not _capsule_is_valid(capsule, name):  # a producer may answer with the older capsule
+        return False
+    head = _DLPackHead.from_address(_capsule_pointer(capsule, name))
+    return bool(head.flags & _DLPACK_READ_ONLY)
 
 
 def _torch():
@@ -79,6 +109,9 @@ def _native(x):
         if device_type == _DLPACK_CPU:
             return np.from_dlpack(x)
         if device_type == _DLPACK_CUDA:
+            # CuPy and torch import a read-only capsule as writable memory
+            if _dlpack_read_only(x):
+                raise ValueError("destination is read-only (DLPack read-only flag)")
             try:
                 import cupy
 

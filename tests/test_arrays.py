@@ -345,20 +345,37 @@ def test_without_a_gpu_backend_device_memory_gets_a_clear_error(monkeypatch):
     assert (arr == 0).all()
 
 
+class OnlyDLPack:
+    """A numpy array that speaks only DLPack, from ``device`` (DLPack's code; default the
+    array's own, the CPU)."""
+
+    def __init__(self, arr, device=None):
+        self._arr = arr
+        self._device = device
+
+    def __dlpack__(self, **kwargs):
+        return self._arr.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._arr.__dlpack_device__() if self._device is None else (self._device, 0)
+
+
 def test_dlpack_objects_are_filled_in_place():
-    class OnlyDLPack:
-        def __init__(self, arr):
-            self._arr = arr
-
-        def __dlpack__(self, **kwargs):
-            return self._arr.__dlpack__(**kwargs)
-
-        def __dlpack_device__(self):
-            return self._arr.__dlpack_device__()
-
     arr = np.zeros((3, 5), np.float32)
     fastinit.Generator(2).fill(OnlyDLPack(arr), Uniform())
     assert arr.tobytes() == _contiguous((3, 5), np.float32, Uniform(), 2).tobytes()
+
+
+@pytest.mark.parametrize("device", [1, 2], ids=["host", "cuda"])
+def test_read_only_dlpack_destinations_are_refused(device):
+    """A DLPack 1.0 producer's read-only flag is honoured on the CUDA path too, where
+    CuPy and torch would import the memory as writable: a ValueError, nothing written.
+    (Host memory posing as CUDA memory: the check runs before any import.)"""
+    arr = np.zeros((3, 5), np.float32)
+    arr.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fastinit.Generator(2).fill(OnlyDLPack(arr, device), Uniform())
+    assert not arr.any()
 
 
 def test_tensors_on_other_devices_are_rejected():
