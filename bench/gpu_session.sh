@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
-# What a session lent a GPU runs, in two steps (each within the device tool's 10 minutes):
-#   bash bench/gpu_session.sh tests COMMIT    the GPU tests, unskipped, incl. compute-sanitizer
-#   bash bench/gpu_session.sh bench COMMIT    fastinit bench --device cuda: JSON + PNG
-# from the repository root on the GPU machine (no install: PYTHONPATH is the tree). Logs and
-# results go to $OUT (the device tool's folder that comes back), else bench/results/.
-# COMMIT is the short hash being measured (the tree copied there has no git history).
+# What a session lent a GPU runs, in steps (each within the device tool's 10 minutes):
+#   bash bench/gpu_session.sh smoke COMMIT    one fill per backend and rule family against
+#                                             the CPU, under a minute (bench/gpu_smoke.py)
+#   bash bench/gpu_session.sh tests COMMIT    the smoke step, then the GPU tests, unskipped,
+#                                             incl. compute-sanitizer
+#   bash bench/gpu_session.sh bench COMMIT    the smoke step, then fastinit bench --device
+#                                             cuda: JSON + PNG
+# from the repository root on the GPU machine (no install: PYTHONPATH is the tree). Every
+# step starts with the smoke step and stops there if it fails: then the GPU's time goes to
+# that failure, not to the full tests or the bench. Logs and results go to $OUT (the device
+# tool's folder that comes back), else bench/results/. COMMIT is the short hash being
+# measured (the tree copied there has no git history).
 set -uo pipefail
-step=${1:?tests or bench}
+step=${1:?smoke, tests or bench}
 export FASTINIT_COMMIT=${2:?the commit being measured}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 out=${OUT:-bench/results}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+timeout 120 python3 bench/gpu_smoke.py 2>&1 | tee "$out/gpu-smoke.log"
+smoke=${PIPESTATUS[0]}
+if [ "$smoke" -ne 0 ]; then
+  echo "smoke step failed (exit $smoke): see $out/gpu-smoke.log" >&2
+  exit "$smoke"
+fi
 case $step in
+  smoke) ;;
   tests)
     python3 -m pytest tests/test_backends_cupy.py tests/test_backends_numba_cuda.py \
       tests/test_kernels.py tests/test_bench.py tests/test_torch.py -q -rs 2>&1 \
@@ -22,5 +35,5 @@ case $step in
     python3 -m fastinit bench --device cuda --json "$out" --plot "$out" 2>&1 \
       | tee "$out/gpu-bench.log"
     ;;
-  *) echo "unknown step $step: tests or bench" >&2; exit 2 ;;
+  *) echo "unknown step $step: smoke, tests or bench" >&2; exit 2 ;;
 esac

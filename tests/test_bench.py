@@ -2,12 +2,15 @@
 
 import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
 
-from fastinit import bench
+from fastinit import arrays, bench
 from fastinit.distributions import Normal, Uniform
 
 
@@ -444,3 +447,19 @@ def test_each_cuda_method_writes_the_destination(dtype):
     write()
     torch.cuda.synchronize()
     assert bool((dst == 1).all())
+
+
+def test_the_gpu_smoke_step_passes_or_says_why_it_cannot_run():
+    """bench/gpu_smoke.py, the first minute of a GPU session: with a GPU backend, every
+    fill matches the CPU (exit 0); without one, each backend's reason and exit 2."""
+    script = Path(__file__).resolve().parents[1] / "bench" / "gpu_smoke.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=600, check=False)
+    status = arrays.backend_status()
+    if any(status[name][0] for name in arrays.GPU_BACKENDS):
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+        assert re.search(r"^0 of \d+ fills failed$", run.stdout, re.M), run.stdout[-4000:]
+    else:
+        assert run.returncode == 2, run.stdout[-4000:] + run.stderr[-4000:]
+        for name in arrays.GPU_BACKENDS:
+            assert f"{name}: {status[name][1]}" in run.stdout
