@@ -1,14 +1,16 @@
-"""The CuPy backend: CUDA C from kernels/ through one RawModule.
+"""The CuPy backend: CUDA C from kernels/, compiled by NVRTC, launched through CuPy.
 
-Without a GPU this checks what the launcher promises the kernels (names, the by-value
-structs' layouts, the compile options; with cuda-python's NVRTC, that the module compiles
-and every name expression resolves), and, with the kernels built for the host, that its
-launches (``fill_many``'s table and work prefix included) write the CPU backend's values.
-With one (CuPy and a CUDA device present) it
-checks that every rule and dtype equals the CPU backend bit for bit on CuPy arrays and
-torch CUDA tensors of any layout, past 2^31 and 2^32 elements, on the caller's stream,
-without allocating; that compute-sanitizer finds nothing; and that the raw stream is
-cuRAND's Philox4_32_10 stream.
+Without a GPU: the compile options keep IEEE arithmetic; every kernel (each name
+expression) compiles with exactly the backend's options to PTX for sm_80 and sm_90 with
+no fma and no flushed subnormals, and ptxas assembles it without spills; every launch
+passes what its kernel's parameters declare, in types the installed CuPy's own
+kernel-argument conversion accepts; the grid and target read attributes CuPy has; each
+kernel compiles once per machine; and, with the kernels built for the host, the
+launches (``fill_many``'s table and work prefix included) write the CPU backend's
+values. With a GPU (CuPy and a CUDA device present): every rule and dtype equals the
+CPU backend bit for bit on CuPy arrays and torch CUDA tensors of any layout, past 2^31
+and 2^32 elements, on the caller's stream, without allocating; compute-sanitizer finds
+nothing; and the raw stream is cuRAND's Philox4_32_10 stream.
 """
 
 import ctypes
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +32,14 @@ from fastinit.backends import ENTRY, FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
 from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import kernel_resources  # noqa: E402
+from kernel_resources import ARCHS  # noqa: E402
+
+# The numpy scalar types CuPy passes by value (cupy/cuda/function.pyx, 13.x); besides
+# them only size-one numpy arrays (structured ones included), since CuPy 9.
+CUPY_SCALARS = {np.dtype(code).type for code in "?bhilqBHILQefdFD"}
 
 CASES = [(Raw(), "uint32"), (Bernoulli(0.3), "bool"), (Bernoulli(0.3), "uint8"),
          (Bernoulli(0.7), "float32"), (Bernoulli(0.7), "bfloat16")] + [
@@ -66,41 +77,59 @@ def test_structs_match_the_kernels_layout():
     assert ENTRY.itemsize == 120
 
 
-def test_kernels_compile_without_contraction_and_recompile_when_edited():
+def test_compile_options_keep_ieee_arithmetic():
+    """No contraction into FMA, no flush of subnormals, IEEE division and square root:
+    what kernels/README.md requires, and what CuPy's RawModule would override
+    (it appends -ftz=true)."""
     options = cupy_backend.compile_options()
-    assert "--fmad=false" in options
-    assert f"-I{cupy_backend.KERNEL_DIR}" in options
+    for option in ("--fmad=false", "--ftz=false", "--prec-div=true", "--prec-sqrt=true",
+                   f"-I{cupy_backend.KERNEL_DIR}"):
+        assert option in options
+    assert not any("fast_math" in o or o.endswith("ftz=true") for o in options)
     assert (cupy_backend.KERNEL_DIR / "fastinit.cu").is_file()
-    assert any(o.startswith("-DFASTINIT_SOURCE_HASH=") for o in options)
 
 
-def test_the_module_compiles_under_nvrtc_without_fma():
-    """NVRTC (cuda-python's bindings; no GPU, no CuPy) compiles kernels/fastinit.cu with the
-    launcher's options and resolves every name expression to a PTX kernel holding no fma."""
-    nvrtc = pytest.importorskip("cuda.bindings.nvrtc")
+# --- every kernel through NVRTC and ptxas, as the backend compiles it (no GPU needed) ------
 
-    def ok(result):
-        assert result[0] == nvrtc.nvrtcResult.NVRTC_SUCCESS, result[0]
-        return result[1] if len(result) > 1 else None
+PTX_PARAM = re.compile(r"\.param (?:\.align \d+ )?\.[a-z](\d+) \w+(?:\[(\d+)\])?")
 
-    source = (cupy_backend.KERNEL_DIR / "fastinit.cu").read_bytes()
-    program = ok(nvrtc.nvrtcCreateProgram(source, b"fastinit.cu", 0, [], []))
+
+@pytest.fixture(scope="module", params=ARCHS, ids=lambda arch: f"sm_{arch}")
+def ptx(request):
+    """(arch, {name expression: (parameter sizes in bytes, PTX body)}, the PTX): every
+    name expression compiled by ``compile_kernels``, the function the backend compiles
+    each kernel with, for ``compute_<arch>``."""
+    arch = request.param
+    text, lowered = cupy_backend.compile_kernels(cupy_backend.NAME_EXPRESSIONS,
+                                                 f"compute_{arch}")
+    text = text.decode().rstrip("\0")
+    entries = {entry: (params, body) for entry, params, body in
+               re.findall(r"\.entry (\w+)\((.*?)\)\s*(\{.*?\n\})", text, re.S)}
+    kernels = {}
     for name in cupy_backend.NAME_EXPRESSIONS:
-        ok(nvrtc.nvrtcAddNameExpression(program, name.encode()))
-    options = [o.encode() for o in cupy_backend.compile_options()] + [b"-arch=compute_90"]
-    if nvrtc.nvrtcCompileProgram(program, len(options), options)[0] != (
-            nvrtc.nvrtcResult.NVRTC_SUCCESS):
-        log = b" " * ok(nvrtc.nvrtcGetProgramLogSize(program))
-        nvrtc.nvrtcGetProgramLog(program, log)
-        pytest.fail(log.decode())
-    ptx = b" " * ok(nvrtc.nvrtcGetPTXSize(program))
-    ok(nvrtc.nvrtcGetPTX(program, ptx))
-    kernels = dict(re.findall(r"\.entry (\w+)\((.*?)\n}", ptx.decode(), re.S))
+        params, body = entries[lowered[name]]
+        sizes = [int(bits) // 8 * int(count or 1) for bits, count in PTX_PARAM.findall(params)]
+        kernels[name] = (sizes, body)
+    return arch, kernels, text
+
+
+def test_every_kernel_compiles_without_fma_or_flushed_subnormals(ptx):
+    arch, kernels, text = ptx
     assert len(kernels) == len(set(cupy_backend.NAME_EXPRESSIONS))
-    for name in cupy_backend.NAME_EXPRESSIONS:
-        body = kernels[ok(nvrtc.nvrtcGetLoweredName(program, name.encode())).decode()]
+    for name, (_, body) in kernels.items():
         assert "fma." not in body, name
-    ok(nvrtc.nvrtcDestroyProgram(program))
+        assert ".ftz" not in body, name
+
+
+def test_ptxas_assembles_every_kernel_without_spills(ptx):
+    """ptxas (the nvidia-cuda-nvcc wheel's) assembles every kernel for the architecture;
+    registers, stack and spills per kernel: ``python bench/kernel_resources.py``."""
+    arch, kernels, text = ptx
+    resources = kernel_resources.ptxas(text, arch)
+    assert len(resources) == len(kernels)
+    for entry, used in resources.items():
+        assert used.spill_stores == used.spill_loads == 0, (entry, used)
+        assert 0 < used.registers <= 255, (entry, used)
 
 
 # --- the launcher driving the kernels, emulated on the host (no GPU needed) ----------------
@@ -121,12 +150,11 @@ def emulated(host, monkeypatch):
     of each numpy scalar, structs included) and passed as cuLaunchKernel takes them."""
     launches = []
 
-    def launch(device, stream, name, args, work_items):
-        copies = [np.array(a) for a in args if isinstance(a, np.ndarray)]  # "device" copies
-        pointers = iter(np.uint64(c.ctypes.data) for c in copies)
-        packed = [next(pointers) if isinstance(a, np.ndarray) else a for a in args]
+    def launch(device, cuda_stream, name, args, work_items, uploads=()):
+        copies = [np.array(a) for a in uploads]  # "device" copies
+        packed = [np.uint64(c.ctypes.data) for c in copies] + list(args)
         buffers = [ctypes.create_string_buffer(np.asarray(a).tobytes()) for a in packed]
-        argv = (ctypes.c_void_p * len(args))(*[ctypes.addressof(b) for b in buffers])
+        argv = (ctypes.c_void_p * len(packed))(*[ctypes.addressof(b) for b in buffers])
         grid = min(3, work_items)
         assert host.lib.fastinit_launch(name.encode(), grid, 32, argv) == 0, name
         launches.append(name)
@@ -154,6 +182,122 @@ def _untouched(base, view_of):
 
 def _strided(a):
     return a.T[3:100:2]
+
+
+# --- the arguments the launcher builds (no GPU needed) -------------------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """The launches the backend makes, as (name, by-value args, uploads), not run."""
+    launches = []
+    monkeypatch.setattr(cupy_backend, "_launch",
+                        lambda device, cuda_stream, name, args, work_items, uploads=():
+                        launches.append((name, args, uploads)))
+    monkeypatch.setattr(arrays, "_pointer_device", lambda ptr: 0)
+    return launches
+
+
+def _every_launch():
+    """One launch of every kind the backend makes: each case's fill, contiguous and
+    strided; constants of every word size, both layouts; fill_many for every dtype."""
+    for dist, dtype in CASES + [(Bernoulli(0.3), "float16"), (Bernoulli(0.3), "float64")]:
+        rule = rule_for(dist, dtype)
+        for view_of in (lambda a: a, _strided):
+            cupy_backend.fill(_device_view(view_of(_poisoned((9, 131), dtype)), dtype), rule,
+                              2**63 + 5, 7, 2**32 - 3, 77)
+    for dtype in ("bool", "float16", "float32", "float64"):
+        for view_of in (lambda a: a, _strided):
+            cupy_backend.fill_constant(_device_view(view_of(_poisoned((9, 131), dtype)), dtype),
+                                       arrays.constant_bits(dtype, 0.7))
+    for dtype in FAMILY_RULES:
+        specs = many_specs(dtype, sizes=(1, 7, 0, 9))
+        offsets, _ = many_layout(specs)
+        cupy_backend.fill_many(0, 0, dtype, many_table(0x7F0000000000, dtype, specs, offsets))
+
+
+def test_launch_arguments_match_the_kernels_parameters(recorded, ptx):
+    """Every launch passes what its kernel's PTX declares: one pointer per upload, then
+    each by-value argument with the parameter's size (structs included)."""
+    _every_launch()
+    _, kernels, _ = ptx
+    assert {name for name, _, _ in recorded} == set(cupy_backend.NAME_EXPRESSIONS)
+    for name, args, uploads in recorded:
+        sizes = [8] * len(uploads) + [np.asarray(a).nbytes for a in args]
+        assert sizes == kernels[name][0], name
+        for a in args:  # CuPy's documented by-value kinds (kernel.rst, CuPy 9 on)
+            assert (type(a) in CUPY_SCALARS
+                    or isinstance(a, np.ndarray) and a.size == 1 and a.dtype.names), (name, a)
+
+
+def test_launch_arguments_pass_cupys_own_conversion(recorded):
+    """The installed CuPy's kernel-argument conversion (``cupy.cuda.function``) takes
+    every argument the backend launches with. A kernel handle of 0 goes through CuPy's
+    launch path: the arguments are converted first, then CuPy needs a driver, so a CUDA
+    error (never a TypeError) means every argument was accepted."""
+    import cupy
+    from cupy.cuda.function import Function
+    from cupy_backends.cuda.api.driver import CUDADriverError
+    from cupy_backends.cuda.api.runtime import CUDARuntimeError
+
+    _every_launch()
+    unloaded = Function.__new__(Function)
+    for name, args, uploads in recorded:
+        pointers = tuple(cupy.cuda.MemoryPointer(cupy.cuda.UnownedMemory(0, 0, None, 0), 0)
+                         for _ in uploads)
+        with pytest.raises((CUDARuntimeError, CUDADriverError)):
+            unloaded((1,), (1,), pointers + args, stream=cupy.cuda.Stream.null)
+
+
+def test_the_grid_reads_device_attributes_that_cupy_has(monkeypatch):
+    """The grid size reads two attributes through CuPy's runtime module, by its own
+    constant names (only the call that needs a GPU is replaced)."""
+    from cupy.cuda import runtime
+
+    values = {runtime.cudaDevAttrMultiProcessorCount: 132,
+              runtime.cudaDevAttrMaxThreadsPerMultiProcessor: 1536}
+    monkeypatch.setattr(runtime, "deviceGetAttribute", lambda code, device: values[code])
+    cupy_backend._max_grid.cache_clear()
+    try:
+        assert cupy_backend._grid(5, 10**9) == 132 * cupy_backend.WAVES * (1536 // 256)
+        assert cupy_backend._grid(5, 1000) == 4
+    finally:
+        cupy_backend._max_grid.cache_clear()
+
+
+@pytest.mark.parametrize("arch, target", [(90, "sm_90"), (86, "sm_86"), (99, "compute_90"),
+                                          (10, None)])
+def test_the_target_is_the_devices_architecture_or_ptx_below_it(arch, target):
+    """A cubin for an architecture NVRTC knows; PTX for the newest one below it otherwise
+    (9.9 stands for a device newer than NVRTC's 9.x targets); an error below them all."""
+    from cupy.cuda import nvrtc
+
+    assert {86, 90} <= set(nvrtc.getSupportedArchs()) and 99 not in nvrtc.getSupportedArchs()
+    if target is None:
+        with pytest.raises(RuntimeError, match="cannot compile for compute capability 1.0"):
+            cupy_backend.target(arch)
+    else:
+        assert cupy_backend.target(arch) == target
+
+
+def test_each_kernel_compiles_once_per_machine(monkeypatch, tmp_path):
+    """A kernel's binary goes to CuPy's cache directory on its first use; later uses
+    (any process) read it back; a different target is another binary."""
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path))
+    compiled = []
+    compile_kernels = cupy_backend.compile_kernels
+    monkeypatch.setattr(cupy_backend, "compile_kernels",
+                        lambda names, target: compiled.append(target)
+                        or compile_kernels(names, target))
+    name = cupy_backend.fill_name("normal32", "bfloat16", False)
+    path, lowered = cupy_backend.binary("sm_90", name)
+    assert path.read_bytes()[:4] == b"\x7fELF" and path.parent == tmp_path
+    assert lowered.read_text().startswith("_ZN8fastinit4fill")
+    assert cupy_backend.binary("sm_90", name) == (path, lowered)
+    ptx_path, _ = cupy_backend.binary("compute_80", name)
+    assert b".target sm_80" in ptx_path.read_bytes()
+    assert compiled == ["sm_90", "compute_80"]
+    assert not list(tmp_path.glob("*.partial"))
 
 
 @pytest.mark.parametrize("dist, dtype", CASES, ids=str)
@@ -362,8 +506,8 @@ def test_fills_go_on_the_current_stream_without_allocating(monkeypatch):
     seen = []
     launch = cupy_backend._launch
     monkeypatch.setattr(cupy_backend, "_launch",
-                        lambda device, stream, *args: (seen.append(stream),
-                                                       launch(device, stream, *args)))
+                        lambda device, stream, *args, **kwargs: (
+                            seen.append(stream), launch(device, stream, *args, **kwargs)))
     out = torch.empty(1 << 20, device="cuda")
     fastinit.normal_(out, seed=0, backend="cupy")  # compiles, warms up
     torch.cuda.synchronize()

@@ -1,8 +1,8 @@
 """Backends: each fills one kind of memory with a rule of the stream contract.
 
 ``cpu`` fills host memory (Numba, parallel). The GPU backends, ``cupy`` (CUDA C in
-``kernels/`` through CuPy's ``RawModule``) and ``numba_cuda`` (the Python core through
-``numba.cuda``), fill device memory described by a ``DeviceView``; each module has
+``kernels/``, compiled by CuPy's NVRTC, launched through CuPy) and ``numba_cuda`` (the
+Python core through ``numba.cuda``), fill device memory described by a ``DeviceView``; each module has
 ``available() -> (bool, reason)``, ``fill(view, rule, seed, stream, block0, start)`` and
 ``fill_constant(view, bits)``. ``fastinit.arrays`` is the one place that picks one.
 

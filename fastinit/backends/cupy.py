@@ -1,21 +1,34 @@
-"""CuPy backend: the CUDA C kernels of ``kernels/`` through one ``cupy.RawModule``.
+"""CuPy backend: the CUDA C kernels of ``kernels/``, compiled by NVRTC, launched by CuPy.
 
 The sources ship inside the package (``fastinit/kernels`` is the repository's
-``kernels/``). One module holds every (kernel, rule, storage) instantiation as a
-``name_expressions`` entry; CuPy compiles it on first use per device and caches the
-binary on disk, keyed on the source text and options, which include a hash of every
-kernel file. NVRTC compiles with ``--fmad=false``: no multiply-add is contracted, so
-every value equals the CPU backend's bit for bit (docs/stream.md).
+``kernels/``). Each kernel instantiation (a ``NAME_EXPRESSIONS`` entry: kernel, rule,
+storage format) is compiled on its first launch by CuPy's NVRTC
+(``cupy.cuda.nvrtc``) with ``compile_options()``: no multiply-add contracted,
+subnormals kept, IEEE division and square root, so every value equals the CPU
+backend's bit for bit (docs/stream.md). fastinit calls NVRTC itself, not through
+``cupy.RawModule(code=...)``, because CuPy appends ``-ftz=true`` after the caller's
+options of every RawModule (all versions; cupy/cupy#9576), which flushes float32
+subnormals, and CuPy before 14.1 never keeps a module with name expressions on disk.
+The binary (a cubin for the device's architecture, or PTX for the newest one NVRTC
+knows below it, which the driver compiles) goes to CuPy's kernel cache directory
+(``$CUPY_CACHE_DIR``, default ``~/.cupy/kernel_cache``), keyed on the kernel sources,
+the options, NVRTC's version, the target and the name, and is loaded with
+``cupy.RawModule(path=...)``: one compilation per kernel and machine.
 
-A fill is one launch on the destination's stream: a grid-stride loop sized from the
-device's multiprocessor count, no host synchronization, no temporary allocation.
-``fill_many`` fills a table of destinations (``backends.ENTRY``) in one launch; it
-copies the table and its work prefix to the device first, on the same stream, into
+A fill is one launch on the destination's CUDA stream of the destination's device: a
+grid-stride loop sized from the device's multiprocessor count, no host
+synchronization, no temporary allocation. The kernels' by-value structs (``Counter``,
+``Params``, ``Layout``) go as size-one numpy structured arrays, which CuPy passes by
+value (the bytes at the array's data pointer) in every version since 9; CuPy 13
+rejects a numpy structured scalar (``numpy.void``) and 14.0 takes one only under 64
+bytes. ``fill_many`` fills a table of destinations (``backends.ENTRY``) in one launch;
+it copies the table and its work prefix to the device first, on the same stream, into
 CuPy's memory pool (stream-ordered: freed blocks are reused on that stream only).
 """
 
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +37,7 @@ from .._constants import ELEMENTS_PER_BLOCK
 from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
+MIN_CUPY = (13, 0)
 THREADS = 256
 WAVES = 8  # resident thread blocks per multiprocessor the grid is sized for, at most
 
@@ -71,8 +85,9 @@ NAME_EXPRESSIONS = tuple(
     + [many_name(dtype) for dtype in FAMILY_RULES])
 
 
+@functools.cache
 def source_hash():
-    """SHA-1 of every kernel source, so CuPy's cache never serves a stale binary."""
+    """SHA-1 of every kernel source, part of each cached binary's key."""
     digest = hashlib.sha1()
     for path in sorted(KERNEL_DIR.glob("*.cu*")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -80,8 +95,36 @@ def source_hash():
 
 
 def compile_options():
-    return ("--std=c++17", "--fmad=false", f"-I{KERNEL_DIR}",
-            f"-DFASTINIT_SOURCE_HASH={source_hash()}")
+    """NVRTC's options for kernels/fastinit.cu, all but ``-arch`` (kernels/README.md)."""
+    return ("--std=c++17", "--fmad=false", "--ftz=false", "--prec-div=true",
+            "--prec-sqrt=true", f"-I{KERNEL_DIR}")
+
+
+def compile_kernels(names, target):
+    """NVRTC's output for the name expressions ``names`` of kernels/fastinit.cu, compiled
+    with ``compile_options()`` and ``-arch=<target>``: a cubin for ``sm_XX``, PTX (bytes)
+    for ``compute_XX``, and ``{name: lowered (mangled) name}``."""
+    from cupy.cuda import nvrtc
+
+    program = nvrtc.createProgram((KERNEL_DIR / "fastinit.cu").read_text(), "fastinit.cu",
+                                  (), ())
+    try:
+        for name in names:
+            nvrtc.addNameExpression(program, name)
+        try:
+            nvrtc.compileProgram(program, [*compile_options(), f"-arch={target}"])
+        except nvrtc.NVRTCError as error:
+            raise RuntimeError(f"NVRTC could not compile kernels/fastinit.cu for {target} "
+                               f"({error}):\n{nvrtc.getProgramLog(program)}") from None
+        binary = (nvrtc.getCUBIN(program) if target.startswith("sm_")
+                  else nvrtc.getPTX(program))
+        return binary, {name: nvrtc.getLoweredName(program, name) for name in names}
+    finally:
+        nvrtc.destroyProgram(program)
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split(".")[:2])
 
 
 def available():
@@ -89,6 +132,9 @@ def available():
         import cupy
     except ImportError:
         return False, "CuPy is not installed (pip install fastinit[cuda12] or fastinit[cuda13])"
+    if _version(cupy.__version__) < MIN_CUPY:
+        return False, (f"CuPy {cupy.__version__} is installed; fastinit needs CuPy >= "
+                       f"{'.'.join(map(str, MIN_CUPY))}")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except RuntimeError as error:  # CUDARuntimeError: no driver, no device
@@ -98,62 +144,138 @@ def available():
     return True, ""
 
 
+def target(arch):
+    """NVRTC's ``-arch`` for a device of compute capability ``arch`` (90 for 9.0):
+    ``sm_<arch>`` when NVRTC compiles for it, else ``compute_XX`` of the newest
+    architecture below it that NVRTC knows (PTX, which the driver compiles)."""
+    from cupy.cuda import nvrtc
+
+    known = nvrtc.getSupportedArchs()
+    if arch in known:
+        return f"sm_{arch}"
+    older = [a for a in known if a < arch]
+    if not older:
+        raise RuntimeError(f"NVRTC {'.'.join(map(str, nvrtc.getVersion()))} cannot compile "
+                           f"for compute capability {arch // 10}.{arch % 10}")
+    return f"compute_{max(older)}"
+
+
 @functools.cache
-def _module():
+def _target(device):
     import cupy
 
-    code = (KERNEL_DIR / "fastinit.cu").read_text()
-    return cupy.RawModule(code=code, options=compile_options(),
-                          name_expressions=NAME_EXPRESSIONS)
+    return target(int(cupy.cuda.Device(device).compute_capability))
+
+
+def cache_dir():
+    """Where compiled kernels are kept: CuPy's kernel cache directory."""
+    return Path(os.environ.get("CUPY_CACHE_DIR") or "~/.cupy/kernel_cache").expanduser()
+
+
+def _store(path, data):
+    """``data`` to ``path`` atomically (a concurrent reader sees all of it or nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def binary(target, name):
+    """The paths of name expression ``name``'s binary for ``target`` and of its lowered
+    name, in ``cache_dir()``: compiled there on first use per machine."""
+    from cupy.cuda import nvrtc
+
+    key = hashlib.sha1(repr((source_hash(), compile_options(), nvrtc.getVersion(), target,
+                             name)).encode()).hexdigest()
+    path = cache_dir() / f"fastinit_{key}.{'cubin' if target.startswith('sm_') else 'ptx'}"
+    lowered = path.with_suffix(".name")
+    if not (path.is_file() and lowered.is_file()):
+        code, names = compile_kernels((name,), target)
+        _store(path, code)
+        _store(lowered, names[name].encode())
+    return path, lowered
+
+
+@functools.cache
+def _kernel(target, name):
+    """The ``cupy.RawKernel`` of name expression ``name`` built for ``target``. Call it
+    with the current device the one it will launch on: CuPy loads the binary there."""
+    import cupy
+
+    path, lowered = binary(target, name)
+    return cupy.RawModule(path=str(path)).get_function(lowered.read_text())
 
 
 @functools.cache
 def _max_grid(device):
-    import cupy
+    from cupy.cuda import runtime
 
-    sms = cupy.cuda.Device(device).attributes["MultiProcessorCount"]
-    return sms * WAVES * (2048 // THREADS)
+    sms = runtime.deviceGetAttribute(runtime.cudaDevAttrMultiProcessorCount, device)
+    threads = runtime.deviceGetAttribute(runtime.cudaDevAttrMaxThreadsPerMultiProcessor, device)
+    return sms * WAVES * max(1, threads // THREADS)
 
 
 def _grid(device, work_items):
     return max(1, min(-(-work_items // THREADS), _max_grid(device)))
 
 
-def _layout(view):
-    layout = np.zeros((), LAYOUT)
-    ndim = len(view.shape)
-    layout["shape"][:ndim] = view.shape
-    layout["stride"][:ndim] = view.strides
-    layout["ndim"] = ndim
-    return layout
+class _ForeignStream:
+    """A ``cudaStream_t`` in the CUDA stream protocol, for ``Stream.from_external``."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __cuda_stream__(self):
+        return 0, self.handle
 
 
-def _launch(device, stream, name, args, work_items):
-    """Kernel ``name`` on ``stream`` (a ``cudaStream_t`` as an integer, 0 the legacy
-    default stream) of ``device``, over ``work_items``. Numpy scalars and records in
-    ``args`` pass by value; numpy arrays are copied to the device, on that stream,
-    and pass as pointers."""
+def _stream(cuda_stream, device):
+    """CuPy's stream object for the ``cudaStream_t`` ``cuda_stream`` of ``device``."""
     import cupy
 
-    kernel = _module().get_function(name)
-    with cupy.cuda.Device(device):
-        launch_stream = (cupy.cuda.Stream.null if stream == 0
-                         else cupy.cuda.ExternalStream(stream, device))
-        with launch_stream:
-            args = tuple(cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-            kernel((_grid(device, work_items),), (THREADS,), args)
+    if cuda_stream == 0:
+        return cupy.cuda.Stream.null
+    if hasattr(cupy.cuda.Stream, "from_external"):  # CuPy 14 deprecates ExternalStream
+        return cupy.cuda.Stream.from_external(_ForeignStream(cuda_stream))
+    return cupy.cuda.ExternalStream(cuda_stream, device)
+
+
+def _record(dtype, **fields):
+    """A size-one numpy array of the struct ``dtype``: a by-value kernel argument."""
+    record = np.zeros((), dtype)
+    for field, value in fields.items():
+        record[field] = value
+    return record
+
+
+def _layout(view):
+    ndim = len(view.shape)
+    return _record(LAYOUT, shape=list(view.shape) + [0] * (MAX_DIMS - ndim),
+                   stride=list(view.strides) + [0] * (MAX_DIMS - ndim), ndim=ndim)
+
+
+def _launch(device, cuda_stream, name, args, work_items, uploads=()):
+    """Kernel ``name`` on ``cuda_stream`` (a ``cudaStream_t`` as an integer, 0 the legacy
+    default stream) of ``device``, over ``work_items``. The host arrays ``uploads`` are
+    copied to the device on that stream and passed first, as pointers; then ``args``,
+    numpy scalars and size-one structured arrays, by value."""
+    import cupy
+
+    with cupy.cuda.Device(device), _stream(cuda_stream, device):
+        kernel = _kernel(_target(device), name)
+        pointers = tuple(cupy.asarray(a) for a in uploads)
+        kernel((_grid(device, work_items),), (THREADS,), pointers + args)
 
 
 def fill(view, rule, seed, stream, block0, start):
     """Write logical elements [start, start + view.size) of ``rule``'s stream for
     (seed, stream) from Philox block ``block0`` into ``view`` (a ``DeviceView``)."""
     strided = bool(view.shape)
-    counter = np.array((seed, stream, block0), COUNTER)[()]
-    params = np.zeros((), PARAMS)
-    params["v"][:len(rule.params)] = [float(v) for v in rule.params]
-    args = (np.uint64(view.ptr), counter, np.int64(start), np.int64(view.size), params[()])
+    counter = _record(COUNTER, seed=seed, stream=stream, block0=block0)
+    params = _record(PARAMS, v=[float(v) for v in rule.params] + [0.0] * (7 - len(rule.params)))
+    args = (np.uint64(view.ptr), counter, np.int64(start), np.int64(view.size), params)
     if strided:
-        args += (_layout(view)[()],)
+        args += (_layout(view),)
     epb = ELEMENTS_PER_BLOCK[rule.name]
     blocks = (start + view.size + epb - 1) // epb - start // epb
     _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args, blocks)
@@ -165,7 +287,7 @@ def fill_constant(view, bits):
     strided = bool(view.shape)
     args = (np.uint64(view.ptr), np.int64(view.size), _WORD_TYPES[itemsize](bits))
     if strided:
-        args += (_layout(view)[()],)
+        args += (_layout(view),)
     _launch(view.device, view.stream, constant_name(itemsize, strided), args, -(-view.size // 4))
 
 
@@ -198,5 +320,5 @@ def fill_many(device, stream, dtype, table):
     total = int(first[-1])
     if total == 0:
         return
-    _launch(device, stream, many_name(dtype),
-            (table.view(np.uint8), first, np.int32(len(table)), np.int64(total)), total)
+    _launch(device, stream, many_name(dtype), (np.int32(len(table)), np.int64(total)), total,
+            uploads=(table.view(np.uint8), first))
