@@ -98,11 +98,9 @@ PTX_PARAM = re.compile(r"\.param (?:\.align \d+ )?\.[a-z](\d+) \w+(?:\[(\d+)\])?
 def ptx(request):
     """(arch, {name expression: (parameter sizes in bytes, PTX body)}, the PTX): every
     name expression compiled by ``compile_kernels``, the function the backend compiles
-    each kernel with, for ``compute_<arch>``."""
+    each kernel with, for ``compute_<arch>`` (``kernel_resources.cupy_ptx``)."""
     arch = request.param
-    text, lowered = cupy_backend.compile_kernels(cupy_backend.NAME_EXPRESSIONS,
-                                                 f"compute_{arch}")
-    text = text.decode().rstrip("\0")
+    lowered, text = kernel_resources.cupy_ptx(arch)
     entries = {entry: (params, body) for entry, params, body in
                re.findall(r"\.entry (\w+)\((.*?)\)\s*(\{.*?\n\})", text, re.S)}
     kernels = {}

@@ -9,18 +9,27 @@ before numba.cuda is first imported, so those fills run in one child process wit
 they call run as plain Python, which keeps the simulator fast); this process
 compares the child's buffers with the compiled CPU backend's.
 
-Where numba-cuda can compile PTX (NVRTC/NVVM, no device needed): no kernel holds a
-fused multiply-add (module note in fastinit/backends/numba_cuda.py); skips otherwise.
+Also without a GPU, and never skipped: every kernel the backend launches, compiled
+to PTX for compute capabilities 8.0 and 9.0 with the argument types of its launches,
+holds no fused multiply-add (module note in fastinit/backends/numba_cuda.py) and
+assembles with ptxas for sm_80 and sm_90 without spills. Every ``cuda.<name>`` the
+backend uses exists in the installed numba-cuda and takes the arguments passed to it,
+and the launch size reads device attributes numba-cuda's ``Device`` has (these two
+skip only when this process itself runs under ``NUMBA_ENABLE_CUDASIM=1``).
 
 With a GPU (numba-cuda and a device): the ``fill(view, ...)`` path on device memory,
 strided views, streams, launch-shape independence and bit-identity with the CPU
 backend; those tests skip cleanly here.
 """
 
+import ast
+import inspect
 import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +39,10 @@ from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, num
 from fastinit.backends.rules import STORES
 from fastinit.distributions import rule_for
 from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import kernel_resources  # noqa: E402
+from kernel_resources import ARCHS  # noqa: E402
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 CASES = ([(Raw(), "uint32")]
@@ -336,103 +349,136 @@ def test_the_launch_size_reads_device_attributes_that_numba_cuda_has(monkeypatch
     assert numba_cuda._max_grid() == numba_cuda.WAVES * 132 * (2048 // numba_cuda.THREADS)
 
 
-# --- PTX: no fused multiply-add, without a GPU ----------------------------------------
+def _cuda_uses():
+    """Each ``cuda.<name>`` (``cuda.local.array``, ...) the backend module reads, in
+    host code and kernels, as (line, dotted name, call): call is None, or the call's
+    number of positional arguments and its keyword names."""
+    tree = ast.parse(inspect.getsource(numba_cuda))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    uses = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id == "cuda"):
+            continue
+        names, top = [], node
+        while isinstance(parents.get(top), ast.Attribute) and not (
+                parents[top].attr.startswith("__")):
+            top = parents[top]
+            names.append(top.attr)
+        parent = parents.get(top)
+        call = None
+        if isinstance(parent, ast.Call) and parent.func is top:
+            call = len(parent.args), [keyword.arg for keyword in parent.keywords]
+        if names:
+            uses.append((node.lineno, ".".join(names), call))
+    return uses
+
+
+def test_the_numba_cuda_names_the_backend_uses_exist_and_take_its_arguments():
+    """Every ``cuda.<name>`` the backend reads resolves in the installed numba.cuda (the
+    real target, as on a GPU), and every call of one binds to that function's signature:
+    a misspelt function, attribute or keyword fails here instead of on a GPU."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        pytest.skip("numba.cuda is the simulator in this process")
+    numba_cuda._import_cuda()
+    uses = _cuda_uses()
+    assert {"to_device", "external_stream", "from_cuda_array_interface"} <= {
+        name for _, name, _ in uses}
+    for line, name, call in uses:
+        target = numba_cuda.cuda
+        for attr in name.split("."):
+            assert hasattr(target, attr), f"numba_cuda.py:{line}: cuda.{name}"
+            target = getattr(target, attr)
+        if call is not None:
+            count, keywords = call
+            try:
+                inspect.signature(target).bind(*[None] * count, **dict.fromkeys(keywords))
+            except TypeError as exc:
+                pytest.fail(f"numba_cuda.py:{line}: cuda.{name}: {exc}")
+
+
+# --- PTX and ptxas, without a GPU ------------------------------------------------------
 # NVVM contracts a multiply feeding an add into an FMA unless the multiply is
-# libdevice's mul.rn, which the core's ``mul`` becomes on the CUDA target. Every
-# kernel is compiled to PTX here (numba-cuda's compile_ptx needs NVRTC/NVVM, not a
-# device; with no device, the compute capability device functions are compiled for
-# is stubbed) and must hold no fma instruction.
-
-PTX_CC = (9, 0)
-
-_PTX_CHILD = """
-import json, sys, types
-import numpy as np
-sys.path.insert(0, {tests!r})
-try:
-    from numba import cuda
-    if getattr(cuda, "implementation", None) != "NVIDIA":
-        raise ImportError(f"numba.cuda is {{cuda.implementation!r}}, not numba-cuda")
-    import numba.cuda.dispatcher as dispatcher
-    from numba.cuda import types as nt
-    from numba.cuda.typing.typeof import typeof
-    try:
-        dispatcher.get_current_device()
-    except Exception:  # no device: device functions take this compute capability
-        dispatcher.get_current_device = lambda: types.SimpleNamespace(
-            compute_capability={cc!r})
-
-    def probe(a):
-        a[0] = a[0] * np.float32(2)
-
-    cuda.compile_ptx(probe, (nt.float32[::1],), cc={cc!r})
-except Exception as exc:
-    json.dump({{"skip": f"{{type(exc).__name__}}: {{exc}}"}}, sys.stdout)
-    sys.exit(0)
-
-from fastinit.backends import ENTRY, FAMILY_RULES, numba_cuda as nc
-from fastinit.backends.rules import RULES, STORES, row_params
-from fastinit.distributions import rule_for
-from test_backends_numba_cuda import CASES, STORAGE
+# libdevice's mul.rn, which the core's ``mul`` becomes on the CUDA target. Every kernel
+# the backend launches is compiled to PTX for compute capabilities 8.0 and 9.0 with the
+# argument types of its launches (kernel_resources.numba_ptx: numba-cuda's compile_ptx
+# needs NVVM, not a device), must hold no fma instruction, and must assemble with
+# ptxas for sm_80 and sm_90 without spilling. Failures here are failures, never skips.
 
 
-def ops(kernel, sig):  # the first word of each line of the kernel's PTX, predicates dropped
-    text, _ = cuda.compile_ptx(kernel.py_func, sig, cc={cc!r})
+def _ptx_ops(text):
+    """The first word of each line of a PTX text, predicates dropped."""
     words = [line.split() for line in text.splitlines()]
     return [w[1] if w[0].startswith("@") else w[0] for w in words if len(w) > 1]
 
 
-nc._import_cuda()
-u = np.uint64
-ptx = {{}}
-for dist, dtype in CASES:
-    rule = rule_for(dist, dtype)
-    params = RULES[rule.name].from_row(row_params(rule))
-    for strided in (False, True):
-        kernel = nc._kernel(rule.name, STORES[dtype], strided)
-        shape, strides = nc._layout(*(((3, 4), (-1, 3)) if strided else ((), ())))
-        args = (np.int64(0), shape, strides, params, u(1), u(2), u(3), u(4), u(5), np.int64(6),
-                np.int64(7))
-        sig = ((nt.Array(typeof(STORAGE[dtype](0)), 1, "C"),)
-               + tuple(typeof(a) for a in args))
-        ptx[kernel.py_func.__name__] = {{"rule": rule.name, "ops": ops(kernel, sig)}}
-for dtype in FAMILY_RULES:
-    kernel = nc._many_kernel(dtype)
-    sig = (typeof(np.zeros(1, ENTRY)), nt.Array(nt.int64, 1, "C"), nt.int64)
-    ptx[kernel.py_func.__name__] = {{"rule": "many", "ops": ops(kernel, sig)}}
-json.dump({{"ptx": ptx}}, sys.stdout)
-"""
+def _expected_kernels():
+    """The label of each kernel numba_ptx compiles: every rule of CASES with its storage,
+    contiguous and strided; constants of each storage word; fill_many of each dtype."""
+    labels = set()
+    for layout in ("contiguous", "strided"):
+        labels |= {f"fill_{rule_for(d, t).name}_{STORES[t]}_{layout}[{np.dtype(STORAGE[t])}]"
+                   for d, t in CASES}
+        labels |= {f"fill_constant_{layout}[uint{8 * np.dtype(s).itemsize}]"
+                   for s in STORAGE.values()}
+    return labels | {f"fill_many_{dtype}" for dtype in FAMILY_RULES}
 
 
 @pytest.fixture(scope="module")
 def kernel_ptx():
-    """Every kernel's PTX, as {kernel name: {"rule": name, "ops": first words of its
-    lines, predicates dropped}}."""
-    tests = os.path.dirname(os.path.abspath(__file__))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NUMBA_ENABLE_CUDASIM", "NUMBA_DISABLE_JIT")}
-    child = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", _PTX_CHILD.format(tests=tests, cc=PTX_CC)],
-        env=env, cwd=os.path.dirname(tests), capture_output=True, text=True, timeout=1200,
-        check=False)
-    assert child.returncode == 0, child.stderr[-4000:]
-    result = json.loads(child.stdout)
-    if "skip" in result:
-        pytest.skip(f"numba-cuda cannot compile PTX here: {result['skip']}")
-    return result["ptx"]
+    """{arch: {kernel label: PTX text}} for each architecture of kernel_resources.ARCHS,
+    compiled for its compute capability (the two in parallel)."""
+    with ThreadPoolExecutor(len(ARCHS)) as pool:
+        texts = pool.map(kernel_resources.numba_ptx, [divmod(arch, 10) for arch in ARCHS])
+    return dict(zip(ARCHS, texts))
+
+
+@pytest.fixture(scope="module")
+def assembled(kernel_ptx):
+    """{arch: {kernel label: ptxas's {entry: Resources}}}: each kernel's PTX assembled
+    for its architecture."""
+    jobs = [(arch, label, text) for arch, texts in kernel_ptx.items()
+            for label, text in texts.items()]
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        entries = pool.map(lambda job: kernel_resources.ptxas(job[2], job[0]), jobs)
+    result = {arch: {} for arch in kernel_ptx}
+    for (arch, label, _), found in zip(jobs, entries):
+        result[arch][label] = found
+    return result
+
+
+def test_every_kernel_the_backend_launches_compiles_for_each_architecture(kernel_ptx):
+    """numba_ptx covers each kernel and buffer type of CASES, the constants and
+    fill_many, and targets the architecture asked for."""
+    assert set(kernel_ptx) == set(ARCHS)
+    for arch, texts in kernel_ptx.items():
+        assert set(texts) == _expected_kernels(), arch
+        for label, text in texts.items():
+            assert f".target sm_{arch}" in text, (arch, label)
 
 
 def test_kernels_hold_no_fused_multiply_add(kernel_ptx):
-    """Every kernel (each rule, storage format and layout, and fill_many for each dtype)
-    compiles to PTX with no fma; the float rules' products are mul.rn, so ``mul``
-    reached the CUDA target."""
-    fills = 2 * len({(rule_for(d, t).name, STORES[t]) for d, t in CASES})
-    assert len(kernel_ptx) == fills + len(FAMILY_RULES)
-    for name, kernel in kernel_ptx.items():
-        fused = [op for op in kernel["ops"] if op.startswith("fma")]
-        assert not fused, f"{name}: {len(fused)} fused multiply-adds ({fused[0]})"
-        if kernel["rule"] not in ("raw", "bernoulli"):
-            assert any(op.startswith("mul.rn.f") for op in kernel["ops"]), name
+    """No kernel has an fma; the float rules' products are mul.rn, so ``mul`` reached
+    the CUDA target."""
+    for arch, texts in kernel_ptx.items():
+        for label, text in texts.items():
+            ops = _ptx_ops(text)
+            fused = [op for op in ops if op.startswith("fma")]
+            assert not fused, f"sm_{arch} {label}: {len(fused)} fused multiply-adds ({fused[0]})"
+            if not label.startswith(("fill_raw_", "fill_bernoulli_", "fill_constant_")):
+                assert any(op.startswith("mul.rn.f") for op in ops), (arch, label)
+
+
+def test_ptxas_assembles_every_kernel_without_spills(kernel_ptx, assembled):
+    """ptxas (the nvidia-cuda-nvcc wheel's) assembles each kernel's PTX for its
+    architecture: one entry, registers within the limit, no spill stores or loads. NVVM
+    inlined every function (no ``.func``), so the entry's figures are the kernel's."""
+    for arch, kernels in assembled.items():
+        for label, entries in kernels.items():
+            assert ".func" not in kernel_ptx[arch][label], (arch, label)
+            assert len(entries) == 1, (arch, label, entries)
+            used = next(iter(entries.values()))
+            assert 0 < used.registers <= 255, (arch, label, used)
+            assert used.spill_stores == used.spill_loads == 0, (arch, label, used)
 
 
 # --- on a GPU ----------------------------------------------------------------------

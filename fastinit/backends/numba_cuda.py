@@ -26,7 +26,8 @@ dtype with one kernel per dtype: the rows' work items (a random row's Philox blo
 a constant row's elements) lie end to end, a grid-stride loop walks them, a thread
 finds its item's row by bisection over their prefix sums when it leaves a row, and
 writes each block as ``fill`` does (the same block writer). The table and the prefix
-sums are copied to the device on the launch's stream.
+sums are copied on the launch's stream to device memory numba.cuda allocates (see
+``fill_many`` on when it frees it, which can block the host).
 
 Float rounding: NVVM contracts a multiply whose result feeds an add or subtract into
 one fused multiply-add (``-fma=1`` is its default, and numba.cuda exposes no switch for
@@ -36,11 +37,11 @@ product as ``_bits.mul(a, b)``, which ``_import_cuda`` maps on the CUDA target t
 libdevice's ``fmul_rn``/``dmul_rn``: PTX ``mul.rn``, which NVVM never contracts. The
 kernels thus run the contract's sequence of correctly rounded IEEE operations and
 should write exactly the CPU backend's values (docs/stream.md section 4).
-tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX holds an
-``fma`` instruction (where numba-cuda's ``compile_ptx`` works), and that under the CUDA
-simulator (``NUMBA_ENABLE_CUDASIM=1``, kernels run as Python) every value equals the
-CPU backend's bit for bit; on a GPU it compares the values bit for bit (not yet run on
-one).
+tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX (for
+compute capabilities 8.0 and 9.0, with the argument types of its launches) holds an
+``fma`` instruction, and that under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
+kernels run as Python) every value equals the CPU backend's bit for bit; on a GPU it
+compares the values bit for bit (not yet run on one).
 
 ``numba.cuda`` is imported on first use, so importing this module is cheap and never
 fails; ``available()`` says whether fills can run.
@@ -67,9 +68,14 @@ WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_WORD_TYPES = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+_WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 _UNIFORM, _NORMAL, _TRUNCNORM = (FAMILIES.index(f) for f in ("uniform", "normal", "truncnorm"))
+
+
+def _word_type(dtype):
+    """The unsigned integer type of ``dtype``'s storage words: what constant fills write."""
+    return _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
 
 
 def _import_cuda():
@@ -133,7 +139,9 @@ def available():
     except Exception as exc:  # noqa: BLE001 -- a probe: say why, never raise
         return False, f"numba.cuda cannot initialize CUDA: {type(exc).__name__}: {exc}"
     if not ok:
-        why = f": {' '.join(str(error).split())}" if error else " (no NVIDIA driver or no device)"
+        # is_available() also needs NVVM, and cuda_error() says only why the driver failed
+        why = (f": {' '.join(str(error).split())}" if error
+               else " (no NVIDIA driver or device, or NVVM cannot be loaded)")
         return False, "numba.cuda finds no usable GPU" + why
     return True, "numba.cuda (numba-cuda)"
 
@@ -254,7 +262,7 @@ def _many_kernel(dtype):
     """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
     from ``backends.FAMILY_RULES``."""
     uniform, normal, truncnorm = (_make_row_filler(rule, dtype) for rule in FAMILY_RULES[dtype])
-    word = _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
+    word = _word_type(dtype)
 
     def kernel(table, first, total):
         """Items [0, total) of the rows of ``table``, row e's at [first[e], first[e + 1])."""
@@ -416,11 +424,11 @@ def fill_constant(view, bits):
     if view.size == 0:
         return
     _import_cuda()
-    typestr = f"<u{np.dtype(STORAGE[view.dtype]).itemsize}"
+    word = _word_type(view.dtype)
     with _on_device(view.device):
-        buf = _span(view, typestr)
-        fill_constant_array(buf, -view.low, view.shape, view.strides,
-                            np.dtype(typestr).type(bits), view.size, cuda_stream=view.stream)
+        buf = _span(view, np.dtype(word).str)
+        fill_constant_array(buf, -view.low, view.shape, view.strides, word(bits), view.size,
+                            cuda_stream=view.stream)
 
 
 # --- many destinations ---------------------------------------------------------------
@@ -435,17 +443,27 @@ def work_items(dtype, table):
     return np.where(n > 0, -(-(start + n) // epb) - start // epb, 0)
 
 
+def _many_args(dtype, table):
+    """The fill_many kernel's arguments on the host: ``table`` as contiguous ``ENTRY``
+    rows, the prefix sums of their work items, and the total (an int64)."""
+    table = np.ascontiguousarray(table, ENTRY)
+    first = np.zeros(len(table) + 1, np.int64)
+    np.cumsum(work_items(dtype, table), out=first[1:])
+    return table, first, first[-1]
+
+
 def fill_many(device, stream, dtype, table):
     """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on CUDA
     device ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``:
     a ``FAMILY_RULES`` key) in one launch on ``stream`` (see ``_launch_stream``): each
     row gets exactly what ``cpu.fill_many`` writes into it. The table and its prefix
-    sums go to the device first, on that stream; the host is not synchronized. Rows may
-    be empty; an empty table launches nothing."""
-    table = np.ascontiguousarray(table, ENTRY)
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(work_items(dtype, table), out=first[1:])
-    total = first[-1]
+    sums are copied on that stream to device memory that numba.cuda allocates
+    (``cuMemAlloc``) and frees in batches (``cuMemFree``) once more than
+    ``NUMBA_CUDA_MAX_PENDING_DEALLOCS_COUNT`` (10) frees are pending, as at the end of
+    every sixth call when nothing else is pending; ``cuMemFree`` waits for the device's
+    queued work, so such a call blocks the host until that work is done. Rows may be
+    empty; an empty table launches nothing."""
+    table, first, total = _many_args(dtype, table)
     if total == 0:
         return
     _import_cuda()
