@@ -5,7 +5,8 @@ tensors (CPU and CUDA), CuPy arrays and any ``__cuda_array_interface__`` or DLPa
 object in place; element ``i`` depends only on (seed, stream, i, distribution, dtype),
 never on the backend, device, thread count or sharding.
 
-- ``fastinit.init`` (also at the top level): ``torch.nn.init``'s functions.
+- ``fastinit.init`` (also at the top level, but for torch's deprecated un-underscored
+  aliases): ``torch.nn.init``'s functions.
 - ``fastinit.initializers``: ``jax.nn.initializers``' factories.
 - ``fastinit.Generator``: a numpy-style generator over one (seed, stream).
 - ``fastinit.torch`` (import it; needs torch): whole models: ``init_module``,
@@ -15,7 +16,9 @@ never on the backend, device, thread count or sharding.
 from . import init, initializers
 from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
 from .generator import Generator, get_default_generator, manual_seed
-from .init import *  # noqa: F403  (torch.nn.init's names)
+from .init import (calculate_gain, constant_, dirac_, eye_, kaiming_normal_,  # noqa: F401
+                   kaiming_uniform_, normal_, ones_, orthogonal_, sparse_, trunc_normal_,
+                   uniform_, xavier_normal_, xavier_uniform_, zeros_)
 from .philox import philox4x32
 
 __version__ = "0.1.0"
@@ -32,5 +35,6 @@ __all__ = [
     "initializers",
     "manual_seed",
     "philox4x32",
-    *init.__all__,
+    *(name for name in init.__all__  # torch.nn.init's names but its deprecated aliases
+      if name == "calculate_gain" or name.endswith("_")),
 ]

@@ -6,6 +6,10 @@ key of ``_constants.ELEMENTS_PER_BLOCK``, fixing which words make which element)
 and its parameters, computed once on the host in the precision the rule uses.
 Clamping limits are computed here so that rounding to the output dtype can never
 step outside the distribution's interval.
+
+A parameter out of range is a ``ParameterError`` and a dtype a rule cannot write a
+``DtypeError``: each is also the exception torch raises in that case (``RuntimeError``,
+``NotImplementedError``), so code written against ``torch.nn.init`` catches them.
 """
 
 import functools
@@ -18,6 +22,16 @@ from . import _constants as C
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 MASK_DTYPES = ("bool", "uint8") + FLOAT_DTYPES
+
+
+class ParameterError(ValueError, RuntimeError):
+    """A distribution parameter out of range: a ValueError, and the RuntimeError torch's
+    ``uniform_``/``normal_`` raise for it."""
+
+
+class DtypeError(TypeError, NotImplementedError):
+    """A destination dtype a rule cannot write: a TypeError, and the NotImplementedError
+    (a RuntimeError) torch raises for a random fill of, say, an integer tensor."""
 
 
 @dataclass(frozen=True)
@@ -80,13 +94,13 @@ def _finite(name, value):
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise ParameterError(f"{name} must be finite, got {value}")
     return value
 
 
 def _check_dtype(dist, dtype, allowed):
     if dtype not in allowed:
-        raise TypeError(
+        raise DtypeError(
             f"{type(dist).__name__} fills dtypes {', '.join(allowed)}; got {dtype}"
         )
 
@@ -179,7 +193,7 @@ def _clip_limits(low, high, dtype, open_high):
 
 def _check_nonempty(lo_lim, hi_lim, interval, dtype):
     if not lo_lim <= hi_lim:
-        raise ValueError(f"no {dtype} value lies in {interval}")
+        raise ParameterError(f"no {dtype} value lies in {interval}")
 
 
 # --- the rules ---------------------------------------------------------------
@@ -212,7 +226,7 @@ def _rule(dist, dtype):
         _check_dtype(dist, dtype, MASK_DTYPES)
         p = _finite("p", dist.p)
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
+            raise ParameterError(f"p must be in [0, 1], got {p}")
         return Rule("bernoulli", (np.uint64(round(p * 2.0**32)),))
 
     _check_dtype(dist, dtype, FLOAT_DTYPES)
@@ -220,11 +234,11 @@ def _rule(dist, dtype):
     if isinstance(dist, Uniform):
         low, high = _finite("low", dist.low), _finite("high", dist.high)
         if low > high:
-            raise ValueError(f"uniform needs low <= high, got low={low}, high={high}")
+            raise ParameterError(f"uniform needs low <= high, got low={low}, high={high}")
         with np.errstate(over="ignore"):
             lo, span = ctype(low), ctype(high) - ctype(low)
         if not np.isfinite(span):
-            raise ValueError(f"high - low = {high - low} overflows {np.dtype(ctype).name}")
+            raise ParameterError(f"high - low = {high - low} overflows {np.dtype(ctype).name}")
         if low == high:
             lo_lim = hi_lim = ctype(low)
         else:
@@ -236,18 +250,18 @@ def _rule(dist, dtype):
     if isinstance(dist, Normal):
         mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
         if std < 0:
-            raise ValueError(f"std must be >= 0, got {std}")
+            raise ParameterError(f"std must be >= 0, got {std}")
         return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
 
     if isinstance(dist, TruncatedNormal):
         mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
         a, b = float(dist.a), float(dist.b)
         if math.isnan(a) or math.isnan(b):
-            raise ValueError(f"a and b must not be NaN, got a={a}, b={b}")
+            raise ParameterError(f"a and b must not be NaN, got a={a}, b={b}")
         if std <= 0:
-            raise ValueError(f"std must be > 0, got {std}")
+            raise ParameterError(f"std must be > 0, got {std}")
         if not a < b:
-            raise ValueError(f"truncated normal needs a < b, got a={a}, b={b}")
+            raise ParameterError(f"truncated normal needs a < b, got a={a}, b={b}")
         alpha, beta = (a - mean) / std, (b - mean) / std
         pa, qb = _ndtr(alpha), _ndtr(-beta)
         if beta <= 0:
@@ -257,7 +271,7 @@ def _rule(dist, dtype):
         else:
             mass = 1.0 - pa - qb
         if not mass > 0.0:
-            raise ValueError(
+            raise ParameterError(
                 f"[a, b] = [{a}, {b}] lies more than 37 standard deviations from the mean "
                 f"{mean}: it holds no float64 probability mass"
             )

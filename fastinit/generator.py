@@ -4,7 +4,9 @@ A generator names a stream and a position in it (in Philox blocks). Each call
 starts at the current position, and the position moves past every block the call
 used, so successive calls never reuse values; the first call on a fresh generator
 returns elements 0, 1, ... of the stream. ``fill(out, dist)`` is the primitive the
-methods, ``fastinit.init`` and the JAX-style initializers all use.
+methods, ``fastinit.init`` and the JAX-style initializers all use; ``resolve`` picks the
+generator a call uses, keying a fresh one from torch's generators where torch's would
+decide (docs/stream.md, section 6).
 """
 
 import numpy as np
@@ -220,14 +222,43 @@ def get_default_generator():
     return default_generator
 
 
-def resolve(generator=None, seed=None):
-    """The generator a call uses: a fresh ``Generator(seed)``, ``generator``, or the default."""
+def torch_key(generator=None, device="cpu"):
+    """A 64-bit key drawn by torch: one full-range int64 from the ``torch.Generator``
+    ``generator`` on its own device, or with None from torch's default generator of
+    ``device`` (the one ``tensor.normal_()`` there uses: ``torch.manual_seed`` seeds it),
+    as an unsigned integer. The draw advances that generator as any one-element draw
+    does; on a CUDA device it waits for the current stream, as the key comes back to the
+    host."""
+    torch = arrays._torch()
+    if generator is not None:
+        device = generator.device
+    word = torch.empty((), dtype=torch.int64, device=device)
+    return word.random_(-(1 << 63), None, generator=generator).item() % _U64
+
+
+def resolve(generator=None, seed=None, destination=None):
+    """The generator a call uses:
+
+    - with ``seed``, a fresh ``Generator(seed)``;
+    - a fastinit ``generator`` itself;
+    - for a ``torch.Generator``, a fresh ``Generator(torch_key(generator))``;
+    - with neither, for a torch tensor ``destination``, a fresh Generator keyed by torch's
+      default generator of the tensor's device, so ``torch.manual_seed`` decides the
+      values as it does for ``torch.nn.init``; for any other destination (a meta tensor
+      included, which no fill takes), the default generator.
+    """
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
     if seed is not None:
         return Generator(seed)
-    if generator is None:
-        return default_generator
-    if not isinstance(generator, Generator):
-        raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
-    return generator
+    if isinstance(generator, Generator):
+        return generator
+    torch = arrays._torch()
+    if torch is not None and isinstance(generator, torch.Generator):
+        return Generator(torch_key(generator))
+    if generator is not None:
+        raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
+                        f"{type(generator).__name__}")
+    if arrays.is_torch_tensor(destination) and destination.device.type != "meta":
+        return Generator(torch_key(device=destination.device))
+    return default_generator

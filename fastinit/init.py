@@ -1,12 +1,24 @@
 r"""``torch.nn.init``, drawn from fastinit's Philox stream.
 
-Every function of ``torch.nn.init`` with the same name, arguments, defaults, errors and
-warnings, working in place on numpy arrays (float16, ``ml_dtypes.bfloat16``, float32,
-float64), torch tensors on the CPU or a CUDA device, CuPy arrays and other CUDA arrays,
-and returning the destination. Each random function takes three extra keywords:
-``generator`` (a ``fastinit.Generator``, in torch's position) or ``seed`` (a fresh
-``Generator(seed)``), with neither the default generator; and ``backend`` (what fills:
-the fastest available for the memory by default; values never depend on it).
+Every name of ``torch.nn.init`` (its deprecated un-underscored aliases, and the
+``_calculate_fan_in_and_fan_out``/``_calculate_correct_fan`` helpers user code calls,
+included) with the same arguments, defaults, errors and warnings, working in place on
+numpy arrays (float16, ``ml_dtypes.bfloat16``, float32, float64), torch tensors on the
+CPU or a CUDA device, CuPy arrays and other CUDA arrays, and returning the destination.
+
+Randomness: ``generator`` (in torch's position) is a ``fastinit.Generator`` or a
+``torch.Generator`` (a fresh ``Generator(key)``, ``key`` one 64-bit draw from it), or
+``seed`` (keyword) gives a fresh ``Generator(seed)``. With neither, a torch tensor draws
+its key from torch's default generator of its device, so ``torch.manual_seed`` decides
+the values as it does torch's; any other destination uses fastinit's default generator
+(docs/stream.md, section 6). ``backend`` (keyword) is what fills: the fastest available
+for the memory by default; values never depend on it.
+
+Where torch raises a ``RuntimeError`` (a parameter out of range) or a
+``NotImplementedError`` (a random fill of a non-float dtype) and fastinit a ValueError
+or a TypeError, the exception is both (``ParameterError``, ``DtypeError``). A call whose
+arguments are rejected leaves the destination untouched and draws nothing, from torch's
+generators either.
 
 The random functions hand ``Generator.fill`` exactly the distribution torch would draw
 (``kaiming_uniform_``: ``Uniform(-bound, bound)``, ``bound = gain * sqrt(3 / fan)``, the
@@ -26,10 +38,11 @@ import warnings
 import numpy as np
 
 from . import arrays
-from .distributions import FLOAT_DTYPES, Normal, TruncatedNormal, Uniform
+from .distributions import (FLOAT_DTYPES, DtypeError, Normal, ParameterError,
+                            TruncatedNormal, Uniform, _finite, rule_for)
 from .generator import resolve
 from .schemes import (KaimingNormal, KaimingUniform, XavierNormal, XavierUniform,
-                      calculate_gain)
+                      calculate_gain, correct_fan, fan_in_and_fan_out)
 
 __all__ = [
     "calculate_gain",
@@ -47,16 +60,30 @@ __all__ = [
     "kaiming_normal_",
     "orthogonal_",
     "sparse_",
+    # torch's deprecated aliases
+    "uniform",
+    "normal",
+    "constant",
+    "eye",
+    "dirac",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "orthogonal",
+    "sparse",
 ]
 
 
 def _shape(tensor, random=True):
-    """Shape of a destination: a numpy array or torch tensor, of a float dtype if ``random``."""
-    if random:
-        if arrays.dtype_name(tensor) not in FLOAT_DTYPES:
-            raise TypeError(f"random values fill dtypes {', '.join(FLOAT_DTYPES)}; "
-                            f"got {tensor.dtype}")
-    return arrays.shape_of(tensor)
+    """Shape of a destination (a TypeError unless it is an array or tensor); if
+    ``random``, a DtypeError unless its dtype is one random values fill."""
+    shape = arrays.shape_of(tensor)
+    if random and not (arrays.has_fill_dtype(tensor)
+                       and arrays.dtype_name(tensor) in FLOAT_DTYPES):
+        raise DtypeError(f"tensor must have a float dtype ({', '.join(FLOAT_DTYPES)}) to "
+                         f"hold random values, got {tensor.dtype}")
+    return shape
 
 
 def _no_grad(tensor):
@@ -66,6 +93,19 @@ def _no_grad(tensor):
 def _fill(tensor, dist, gen, backend=None):
     with _no_grad(tensor):
         return gen.fill(tensor, dist, backend=backend)
+
+
+def _generator(tensor, dist, generator, seed):
+    """The generator (``resolve``) that fills ``tensor`` with ``dist``, once ``dist`` is
+    known to fit the tensor's dtype: a call that raises draws nothing, from torch's
+    generators either."""
+    rule_for(dist, arrays.dtype_name(tensor))
+    return resolve(generator, seed, tensor)
+
+
+def _draw(tensor, dist, generator, seed, backend):
+    """Fill ``tensor`` with ``dist`` from the call's generator; return it."""
+    return _fill(tensor, dist, _generator(tensor, dist, generator, seed), backend)
 
 
 def _write(tensor, values):
@@ -104,13 +144,15 @@ def _float64_like(tensor, shape):
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values drawn from the uniform distribution.
 
-    :math:`\mathcal{U}(a, b)`; ``b`` itself is never drawn.
+    :math:`\mathcal{U}(a, b)`; ``b`` itself is never drawn. ``a`` and ``b`` must be
+    finite with ``a <= b``.
 
     Args:
         tensor: an n-dimensional numpy array or torch tensor
         a: the lower bound of the uniform distribution
         b: the upper bound of the uniform distribution
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -121,7 +163,16 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
         >>> init.uniform_(w, seed=0)
     """
     _shape(tensor)
-    return _fill(tensor, Uniform(a, b), resolve(generator, seed), backend)
+    return _draw(tensor, Uniform(*_bounds(a, b)), generator, seed, backend)
+
+
+def _bounds(a, b):
+    """``uniform_``'s bounds as floats, checked as torch checks them (finite, ``a <= b``)
+    in errors that name them."""
+    a, b = _finite("a", a), _finite("b", b)
+    if a > b:
+        raise ParameterError(f"uniform_ needs a <= b, got a={a}, b={b}")
+    return a, b
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=None):
@@ -133,7 +184,8 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=Non
         tensor: an n-dimensional numpy array or torch tensor
         mean: the mean of the normal distribution
         std: the standard deviation of the normal distribution
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -144,7 +196,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=Non
         >>> init.normal_(w, seed=0)
     """
     _shape(tensor)
-    return _fill(tensor, Normal(mean, std), resolve(generator, seed), backend)
+    return _draw(tensor, Normal(mean, std), generator, seed, backend)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
@@ -154,7 +206,10 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     The values follow :math:`\mathcal{N}(\text{mean}, \text{std}^2)` conditioned on
     :math:`[a, b]`; ``a`` and ``b`` are absolute bounds (not in units of ``std``). Each
     value is one pass through an exact inverse CDF, so the distribution is right even
-    when :math:`[a, b]` lies far from the mean, where torch warns.
+    when :math:`[a, b]` lies far from the mean. There, as torch does, it warns "mean is
+    more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may
+    be incorrect." (a UserWarning, attributed to this module), though the values are
+    right.
 
     Args:
         tensor: an n-dimensional numpy array or torch tensor
@@ -162,7 +217,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         std: the standard deviation of the normal distribution
         a: the minimum cutoff value
         b: the maximum cutoff value
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -172,8 +228,17 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> w = torch.empty(3, 5)
         >>> init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
+    _warn_if_far(mean, std, a, b)
     _shape(tensor)
-    return _fill(tensor, TruncatedNormal(mean, std, a, b), resolve(generator, seed), backend)
+    return _draw(tensor, TruncatedNormal(mean, std, a, b), generator, seed, backend)
+
+
+def _warn_if_far(mean, std, a, b):
+    """torch's warning for a mean more than 2 std outside [a, b], word for word, and like
+    torch's (warned at stacklevel 2 from a helper) attributed to ``trunc_normal_``'s line."""
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
 
 
 def constant_(tensor, val):
@@ -274,12 +339,25 @@ def dirac_(tensor, groups=1):
     return tensor
 
 
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a numpy array or torch tensor, as torch's helper of this name
+    computes them (``schemes.fan_in_and_fan_out`` of its shape): a ValueError for fewer
+    than 2 dimensions."""
+    return fan_in_and_fan_out(arrays.shape_of(tensor))
+
+
+def _calculate_correct_fan(tensor, mode):
+    """fan_in or fan_out of a numpy array or torch tensor as ``mode`` ("fan_in" or
+    "fan_out", any case) says, as torch's helper of this name: a ValueError otherwise."""
+    return correct_fan(arrays.shape_of(tensor), mode)
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
     r"""Fill the input array with values using a Xavier uniform distribution.
 
     The method is described in `Understanding the difficulty of training deep
     feedforward neural networks` - Glorot, X. & Bengio, Y. (2010). The values are
-    sampled from :math:`\mathcal{U}(-a, a)` where
+    sampled from :math:`\mathcal{U}(-a, a)` (``gain >= 0``) where
 
     .. math::
         a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}
@@ -290,7 +368,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
     Args:
         tensor: an n-dimensional numpy array or torch tensor, n >= 2
         gain: an optional scaling factor
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -301,7 +380,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
         >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
     """
     dist = XavierUniform(gain).distribution(_shape(tensor))
-    return _fill(tensor, dist, resolve(generator, seed), backend)
+    return _draw(tensor, dist, generator, seed, backend)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
@@ -309,7 +388,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
 
     The method is described in `Understanding the difficulty of training deep
     feedforward neural networks` - Glorot, X. & Bengio, Y. (2010). The values are
-    sampled from :math:`\mathcal{N}(0, \text{std}^2)` where
+    sampled from :math:`\mathcal{N}(0, \text{std}^2)` (``gain >= 0``) where
 
     .. math::
         \text{std} = \text{gain} \times \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}
@@ -321,7 +400,8 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
     Args:
         tensor: an n-dimensional numpy array or torch tensor, n >= 2
         gain: an optional scaling factor
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -332,17 +412,18 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
         >>> init.xavier_normal_(w, seed=0)
     """
     dist = XavierNormal(gain).distribution(_shape(tensor))
-    return _fill(tensor, dist, resolve(generator, seed), backend)
+    return _draw(tensor, dist, generator, seed, backend)
 
 
 def _kaiming(tensor, scheme, generator, seed, backend):
-    """The He/Kaiming fill of ``scheme``, in torch's order of checks."""
+    """The He/Kaiming fill of ``scheme``, in torch's order of checks: a zero-element
+    tensor warns (at the caller's caller, as torch's stacklevel 2) and is returned
+    before ``scheme`` or the generator is looked at."""
     shape = _shape(tensor)
-    gen = resolve(generator, seed)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
-    return _fill(tensor, scheme.distribution(shape), gen, backend)
+    return _draw(tensor, scheme.distribution(shape), generator, seed, backend)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -369,7 +450,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
             forward pass, ``'fan_out'`` in the backward pass
         nonlinearity: the non-linear function (`nn.functional` name), recommended only
             with ``'relu'`` or ``'leaky_relu'`` (default)
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -403,7 +485,8 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         mode: ``'fan_in'`` (default) or ``'fan_out'``
         nonlinearity: the non-linear function (`nn.functional` name), recommended only
             with ``'relu'`` or ``'leaky_relu'`` (default)
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -436,7 +519,8 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
     Args:
         tensor: an n-dimensional numpy array or torch tensor, n >= 2
         gain: optional scaling factor
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -449,11 +533,11 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
     shape = _shape(tensor)
     if len(shape) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    gen = resolve(generator, seed)
     if math.prod(shape) == 0:
         return tensor
     rows = shape[0]
     cols = math.prod(shape) // rows
+    gen = resolve(generator, seed, tensor)
     xp, flattened = _float64_like(tensor, (rows, cols))
     gen.fill(flattened, Normal(0.0, 1.0), backend=backend)
     if rows < cols:
@@ -472,14 +556,17 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, backend=No
     every value is drawn from :math:`\mathcal{N}(0, \text{std}^2)`, then in each column
     :math:`\lceil \text{sparsity} \times \text{rows} \rceil` rows, chosen at random, are
     set to zero. The choice comes from the generator too (a stable argsort of raw words
-    per column), never from a global RNG, so a seed fixes the whole result.
+    per column), never from a global RNG, so a seed fixes the whole result; so does
+    ``torch.manual_seed`` for a torch tensor with no generator: one key drawn from
+    torch's generator serves both the values and the choice.
 
     Args:
         tensor: a 2-dimensional numpy array or torch tensor
         sparsity: the fraction of elements in each column to be set to zero
         std: the standard deviation of the normal distribution used to generate the
             non-zero values
-        generator: the fastinit Generator to sample from (default: None)
+        generator: the fastinit or torch Generator to sample from (default: None,
+            torch's default generator for a torch tensor, else fastinit's)
         seed: draw from a fresh ``Generator(seed)`` instead
         backend: ``"cpu"``, ``"cupy"`` or ``"numba_cuda"`` (default: the fastest
             available for the tensor's memory); the values do not depend on it
@@ -492,10 +579,11 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, backend=No
     shape = _shape(tensor)
     if len(shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    gen = resolve(generator, seed)
     rows, cols = shape
     num_zeros = math.ceil(sparsity * rows)
-    _fill(tensor, Normal(0, std), gen, backend)
+    dist = Normal(0, std)
+    gen = _generator(tensor, dist, generator, seed)
+    _fill(tensor, dist, gen, backend)
     row_order = np.argsort(gen.random_raw((cols, rows)), axis=1, kind="stable")
     index = (row_order[:, :num_zeros].T, np.arange(cols))
     target = arrays.indexable(tensor)
@@ -504,3 +592,39 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, backend=No
     with _no_grad(tensor):
         target[index] = 0
     return tensor
+
+
+def _make_deprecate(meth):
+    """``meth`` under torch's deprecated name (``meth``'s without the underscore), as
+    torch's ``_make_deprecate`` makes it: it warns torch's FutureWarning, word for word,
+    at its caller's line, then calls ``meth``."""
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return meth(*args, **kwargs)
+
+    deprecated_init.__doc__ = rf"""
+    {old_name}(...)
+
+    .. warning::
+        This method is now deprecated in favor of :func:`fastinit.init.{new_name}`.
+
+    See :func:`~fastinit.init.{new_name}` for details."""
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    return deprecated_init
+
+
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)

@@ -4,8 +4,9 @@ Each factory returns ``init(shape, dtype=None, *, seed=None, generator=None, out
 backend=None)``, which returns a new numpy array of ``shape`` (of ``dtype``, else the
 factory's dtype), or fills ``out`` (a numpy array, a torch tensor on the CPU or a CUDA
 device, a CuPy array, ...: whatever ``Generator.fill`` takes) of that shape in place and
-returns it. Randomness comes from ``generator``, a fresh ``Generator(seed)``, or the
-default generator, in place of JAX's ``key``; ``backend`` picks what fills, as in
+returns it. Randomness comes from ``generator`` (a fastinit ``Generator``, or a
+``torch.Generator`` that keys a fresh one with one draw), a fresh ``Generator(seed)``,
+or the default generator, in place of JAX's ``key``; ``backend`` picks what fills, as in
 ``fastinit.init``. Shapes with no elements give empty arrays.
 
 Every named scheme is one line over ``variance_scaling(scale, mode, distribution)``;

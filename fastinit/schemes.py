@@ -22,7 +22,7 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .distributions import Normal, TruncatedNormal, Uniform
+from .distributions import Normal, ParameterError, TruncatedNormal, Uniform
 
 # Standard deviation of a unit normal truncated to [-2, 2] (JAX's constant).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
@@ -167,8 +167,13 @@ def variance_scaling_dist(scale, mode, distribution, fan_in, fan_out):
 
 
 def _xavier_std(shape, gain):
+    """gain * sqrt(2 / (fan_in + fan_out)), in torch's order of checks (fans, then a
+    ParameterError unless ``gain >= 0``, which torch's uniform_/normal_ reject)."""
     fan_in, fan_out = fan_in_and_fan_out(shape)
-    return gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    if not gain >= 0:
+        raise ParameterError(f"gain must be >= 0, got {gain}")
+    return std
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,20 @@ def bits():
     return view
 
 
+@pytest.fixture
+def torch_draw():
+    """The key of docs/stream.md, section 6, drawn independently of fastinit: one
+    full-range int64 drawn by torch on the CPU (from ``generator``, else torch's default
+    generator), as an unsigned integer."""
+    torch = pytest.importorskip("torch")
+
+    def draw(generator=None):
+        word = torch.empty((), dtype=torch.int64).random_(-2**63, None, generator=generator)
+        return word.item() % 2**64
+
+    return draw
+
+
 class HostAsDevice:
     """Host memory posing as device memory: a ``__cuda_array_interface__`` over a numpy
     array, so the description of CUDA destinations can be tested without a GPU."""

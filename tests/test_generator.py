@@ -9,6 +9,7 @@ import scipy.stats
 
 import fastinit
 from fastinit import Generator, Normal, TruncatedNormal, Uniform
+from fastinit.generator import get_default_generator, resolve
 
 
 def _blocks(seed, stream, first, count):
@@ -92,6 +93,59 @@ def test_default_generator_and_manual_seed():
     fastinit.manual_seed(123)
     assert (fastinit.get_default_generator().normal(size=10) == a).all()
     assert (Generator(123).normal(size=10) == a).all()
+
+
+# --- resolve: the generator a call uses (docs/stream.md, section 6) ------------------
+
+def test_resolve_seeds_and_fastinit_generators_are_as_given():
+    gen = Generator(3, 2)
+    assert resolve(gen) is gen
+    assert (resolve(seed=9).seed, resolve(seed=9).offset) == (9, 0)
+    assert resolve(None, None, np.empty(3)) is fastinit.get_default_generator()
+    with pytest.raises(ValueError, match="either seed or generator"):
+        resolve(gen, 9)
+    with pytest.raises(TypeError, match="fastinit.Generator or a torch.Generator, got int"):
+        resolve(5)
+
+
+def test_resolve_keys_a_fresh_generator_from_one_torch_draw(torch_draw):
+    torch = pytest.importorskip("torch")
+    gen, twin = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+    resolved = resolve(gen)
+    assert (resolved.seed, resolved.stream, resolved.offset) == (torch_draw(twin), 0, 0)
+    assert torch.equal(gen.get_state(), twin.get_state())
+    torch.manual_seed(11)
+    assert resolve(None, None, torch.empty(3)).seed == resolved.seed
+    with pytest.raises(ValueError, match="either seed or generator"):
+        resolve(gen, 9)
+
+
+def test_keys_are_drawn_on_the_generators_device_else_the_destinations(monkeypatch,
+                                                                           torch_draw):
+    """Where no GPU is, a generator that says it is on cuda:1 shows where the key is
+    drawn: a generator's on its own device, the default on the destination's device
+    (torch then uses that device's default generator). A meta tensor, which no fill
+    takes, draws no key: it gets the default generator and then the fill's error."""
+    torch = pytest.importorskip("torch")
+
+    class CudaLikeGenerator(torch.Generator):
+        device = torch.device("cuda", 1)
+
+    cuda_like = CudaLikeGenerator()
+    cuda_like.manual_seed(4)
+    key = torch_draw(torch.Generator().manual_seed(4))
+    devices, empty = [], torch.empty
+
+    def recording_empty(*size, device=None, **kwargs):
+        devices.append(str(device))
+        return empty(*size, **kwargs)  # drawn on the CPU after all
+
+    monkeypatch.setattr(torch, "empty", recording_empty)
+    assert resolve(cuda_like).seed == key
+    assert resolve(None, None, empty(2, device="meta")) is get_default_generator()
+    resolve(None, None, empty(2))
+    resolve(torch.Generator())
+    assert devices == ["cuda:1", "cpu", "cpu"]
 
 
 def test_numpy_style_methods():

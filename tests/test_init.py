@@ -4,11 +4,14 @@ One table drives every function against torch: for each (function, arguments, sh
 both raise the same exception with the same message, or both warn alike and draw the
 same distribution (recorded at torch's ``Tensor.uniform_``/``normal_``/trunc-normal
 helper and at fastinit's ``Generator.fill``), and the deterministic ones write the same
-values.
+values. Then: torch's deprecated aliases and fan helpers; torch's generators deciding
+the draw where torch's would (docs/stream.md, section 6); torch's exception classes and
+warnings; and the checks of PyTorch's own test/nn/test_init.py, ported.
 """
 
 import inspect
 import math
+import re
 import warnings
 
 import ml_dtypes
@@ -17,7 +20,9 @@ import pytest
 import scipy.stats
 import torch
 
+import fastinit
 from fastinit import Generator, Normal, Raw, TruncatedNormal, Uniform, init, schemes
+from fastinit.distributions import DtypeError, ParameterError
 
 NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
          "float64": np.float64}
@@ -73,6 +78,8 @@ CASES = [
     ("sparse_", {"sparsity": 0.5, "std": 0.3}),
 ]
 DETERMINISTIC = {"constant_", "ones_", "zeros_", "eye_", "dirac_"}
+FUNCTIONS = [name for name in init.__all__ if name.endswith("_")]
+DEPRECATED = [name for name in init.__all__ if not name.endswith("_") and name != "calculate_gain"]
 
 
 def run(call, tensor, calls, deterministic):
@@ -141,20 +148,25 @@ def test_every_function_does_what_torch_does(monkeypatch, name, kwargs, shape):
 
 
 def test_the_table_covers_every_function():
-    assert {name for name, _ in CASES} == set(init.__all__) - {"calculate_gain"}
+    assert {name for name, _ in CASES} == set(FUNCTIONS)
     assert len(SHAPES) >= 20
 
 
 # --- the API is torch's ----------------------------------------------------------------
 
 def test_names_are_torchs():
-    deprecated = {"uniform", "normal", "constant", "eye", "dirac", "xavier_uniform",
-                  "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"}
-    assert init.__all__ == [n for n in torch.nn.init.__all__ if n not in deprecated]
+    assert init.__all__ == torch.nn.init.__all__
+    assert len(FUNCTIONS) == 14 and len(DEPRECATED) == 11
     assert init.calculate_gain is schemes.calculate_gain
 
 
-@pytest.mark.parametrize("name", [n for n in init.__all__ if n != "calculate_gain"])
+def test_the_top_level_has_the_functions_but_not_the_deprecated_aliases():
+    assert {"calculate_gain", *FUNCTIONS} <= set(fastinit.__all__)
+    assert all(getattr(fastinit, name) is getattr(init, name) for name in FUNCTIONS)
+    assert not set(DEPRECATED) & set(fastinit.__all__)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_signatures_are_torchs_plus_seed_and_backend(name):
     ours = inspect.signature(getattr(init, name)).parameters
     theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
@@ -164,6 +176,92 @@ def test_signatures_are_torchs_plus_seed_and_backend(name):
     keyword = inspect.Parameter.KEYWORD_ONLY
     assert extra == ([("seed", None, keyword), ("backend", None, keyword)]
                      if "generator" in theirs else [])
+
+
+def parameters(fn):
+    return [(p.name, p.default, p.kind) for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize("name", DEPRECATED + ["_calculate_fan_in_and_fan_out",
+                                               "_calculate_correct_fan"])
+def test_deprecated_aliases_and_fan_helpers_have_torchs_signatures(name):
+    assert parameters(getattr(init, name)) == parameters(getattr(torch.nn.init, name))
+
+
+# --- torch's deprecated aliases -------------------------------------------------------
+
+ALIASES = {  # name: (shape, arguments after the tensor)
+    "uniform": ((6, 10), (-1.0, 2.0)),
+    "normal": ((6, 10), (0.5, 2.0)),
+    "constant": ((6, 10), (0.3,)),
+    "eye": ((6, 10), ()),
+    "dirac": ((4, 2, 3), (2,)),
+    "xavier_uniform": ((6, 10), (1.5,)),
+    "xavier_normal": ((6, 10), (0.5,)),
+    "kaiming_uniform": ((6, 10), (0.2, "fan_out")),
+    "kaiming_normal": ((6, 10), (0.0, "fan_out", "relu")),
+    "orthogonal": ((6, 10), (2.0,)),
+    "sparse": ((6, 10), (0.3, 0.1)),
+}
+
+
+def warned(call):
+    """(category, message, filename) of each warning ``call()`` emits."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [(w.category, str(w.message), w.filename) for w in caught]
+
+
+def test_the_alias_table_covers_every_alias():
+    assert set(ALIASES) == set(DEPRECATED)
+
+
+@pytest.mark.parametrize("name", DEPRECATED)
+def test_deprecated_aliases_warn_as_torchs_do_then_fill(name):
+    shape, args = ALIASES[name]
+    seed = {} if f"{name}_" in DETERMINISTIC else {"seed": 4}
+    expected = [(FutureWarning, f"`nn.init.{name}` is now deprecated in favor of "
+                                f"`nn.init.{name}_`.", __file__)]
+    assert warned(lambda: getattr(torch.nn.init, name)(torch.empty(shape), *args)) == expected
+    got = torch.full(shape, 7.0)
+    assert warned(lambda: getattr(init, name)(got, *args, **seed)) == expected
+    torch.testing.assert_close(got, getattr(init, f"{name}_")(torch.empty(shape), *args, **seed),
+                               rtol=0, atol=0)
+    assert getattr(init, name).__name__ == name
+
+
+def test_a_warning_under_a_deprecated_alias_points_where_torchs_does():
+    """torch's zero-element warning (stacklevel 2) lands in its deprecated wrapper."""
+    def where(module):
+        return [(category, file == __file__, file == module.__file__)
+                for category, _, file in warned(lambda: module.kaiming_uniform(torch.empty(0, 3)))]
+    assert where(init) == where(torch.nn.init) == [(FutureWarning, True, False),
+                                                   (UserWarning, False, True)]
+
+
+# --- torch's fan helpers, on numpy arrays and torch tensors -----------------------------
+
+def outcome(fn, *args):
+    try:
+        return ("returns", fn(*args))
+    except Exception as e:  # noqa: BLE001 - the exception is the outcome compared
+        return ("raises", type(e), str(e))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_fan_in_and_fan_out_is_torchs(shape):
+    expected = outcome(torch.nn.init._calculate_fan_in_and_fan_out, torch.empty(shape))
+    assert outcome(init._calculate_fan_in_and_fan_out, torch.empty(shape)) == expected
+    assert outcome(init._calculate_fan_in_and_fan_out, np.empty(shape, np.float32)) == expected
+
+
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "FAN_In", "fan_avg", None])
+@pytest.mark.parametrize("shape", [(), (5,), (3, 5), (6, 2, 3, 3), (0, 4)], ids=str)
+def test_correct_fan_is_torchs(shape, mode):
+    expected = outcome(torch.nn.init._calculate_correct_fan, torch.empty(shape), mode)
+    assert outcome(init._calculate_correct_fan, torch.empty(shape), mode) == expected
+    assert outcome(init._calculate_correct_fan, np.empty(shape, np.float32), mode) == expected
 
 
 # --- numpy and torch, seeds and generators --------------------------------------------
@@ -267,9 +365,9 @@ def test_xavier_normal_statistics():
 @pytest.mark.parametrize("mean, std, a, b", [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04),
                                              (0.0, 1.0, 3.0, 5.0), (10.0, 1.0, -1.0, 1.0)])
 def test_trunc_normal_statistics_even_far_from_the_mean(mean, std, a, b):
-    """torch warns that it may be wrong when [a, b] is far from the mean; fastinit is exact."""
+    """Far from the mean fastinit warns as torch does ("may be incorrect"), yet is exact."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", UserWarning)
         w = init.trunc_normal_(np.empty(50_000), mean, std, a, b, seed=13)
     assert a <= w.min() and w.max() <= b
     expected = scipy.stats.truncnorm((a - mean) / std, (b - mean) / std, mean, std)
@@ -324,17 +422,18 @@ def test_sparse_chooses_different_rows_in_different_columns():
 # --- bad inputs ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda w: init.uniform_(w, 1.0, 0.0, seed=0), ValueError, "low <= high"),
-    (lambda w: init.uniform_(w, 0.0, float("inf"), seed=0), ValueError, "high must be finite"),
+    (lambda w: init.uniform_(w, 1.0, 0.0, seed=0), ValueError, "a <= b"),
+    (lambda w: init.uniform_(w, 0.0, float("inf"), seed=0), ValueError, "b must be finite"),
     (lambda w: init.normal_(w, 0.0, -1.0, seed=0), ValueError, "std must be >= 0"),
     (lambda w: init.normal_(w, None, seed=0), TypeError, "mean must be a real number"),
     (lambda w: init.trunc_normal_(w, a=1.0, b=-1.0, seed=0), ValueError, "a < b"),
     (lambda w: init.trunc_normal_(w, std=0.0, seed=0), ValueError, "std must be > 0"),
     (lambda w: init.kaiming_normal_(w, generator=Generator(0), seed=0), ValueError,
      "either seed or generator"),
-    (lambda w: init.xavier_uniform_(w, generator=torch.Generator()), TypeError,
-     "generator must be a fastinit.Generator"),
-    (lambda w: init.orthogonal_(w, generator=np.random.default_rng()), TypeError, "generator"),
+    (lambda w: init.xavier_uniform_(w, generator=torch.Generator(), seed=0), ValueError,
+     "either seed or generator"),
+    (lambda w: init.orthogonal_(w, generator=np.random.default_rng()), TypeError,
+     "generator must be a fastinit.Generator or a torch.Generator"),
     (lambda w: init.sparse_(w, "half", seed=0), TypeError, "must be real number"),
     (lambda w: init.dirac_(w.reshape(2, 3, 2), groups=4), ValueError, "divisible by groups"),
 ])
@@ -360,3 +459,302 @@ def test_random_fills_need_a_float_array_or_tensor(name, kwargs, destination):
 def test_deterministic_fills_need_an_array_or_tensor(name):
     with pytest.raises(TypeError, match="expected a numpy array, torch tensor"):
         getattr(init, name)([[0.0] * 3] * 3, *([1.0] if name == "constant_" else []))
+
+
+# --- torch's generators decide where torch's would (docs/stream.md, section 6) ----------
+
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+def test_torch_manual_seed_decides_a_torch_tensors_values(name, kwargs, bits, torch_draw):
+    fill = getattr(init, name)
+
+    def seeded(seed):
+        torch.manual_seed(seed)
+        return fill(torch.empty(6, 10), **kwargs)
+
+    first = seeded(5)
+    torch.testing.assert_close(seeded(5), first, rtol=0, atol=0)
+    assert not torch.equal(seeded(6), first)
+    torch.manual_seed(5)
+    by_key = fill(np.empty((6, 10), np.float32), **kwargs, generator=Generator(torch_draw()))
+    np.testing.assert_array_equal(bits(first.numpy()), bits(by_key))
+
+
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+def test_a_torch_generator_gives_what_the_same_default_seed_gives(name, kwargs):
+    fill = getattr(init, name)
+    torch.manual_seed(8)
+    expected = fill(torch.empty(6, 10), **kwargs)
+    state = torch.get_rng_state()
+    got = fill(torch.empty(6, 10), **kwargs, generator=torch.Generator().manual_seed(8))
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    on_numpy = fill(np.empty((6, 10), np.float32), **kwargs,
+                    generator=torch.Generator().manual_seed(8))
+    np.testing.assert_array_equal(on_numpy, expected.numpy())
+    assert torch.equal(torch.get_rng_state(), state)  # the default generator is left alone
+
+
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+def test_a_call_advances_torchs_generator_by_exactly_one_draw(name, kwargs, torch_draw):
+    gen, twin = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    first = getattr(init, name)(torch.empty(6, 10), **kwargs, generator=gen)
+    torch_draw(twin)
+    assert torch.equal(gen.get_state(), twin.get_state())
+    assert not torch.equal(getattr(init, name)(torch.empty(6, 10), **kwargs, generator=gen),
+                           first)
+    torch.manual_seed(3)
+    getattr(init, name)(torch.empty(6, 10), **kwargs)
+    assert torch.equal(torch.get_rng_state(), twin.get_state())
+
+
+@pytest.mark.parametrize("call", [
+    lambda: init.normal_(torch.empty(6, 10), seed=1),
+    lambda: init.orthogonal_(torch.empty(6, 10), generator=Generator(1)),
+    lambda: init.sparse_(np.empty((6, 10), np.float32), 0.5),
+    lambda: init.kaiming_uniform_(torch.empty(0, 3)),
+    lambda: init.orthogonal_(torch.empty(0, 4)),
+], ids=["seed", "fastinit-generator", "numpy", "zero-element-kaiming", "empty-orthogonal"])
+def test_seeds_fastinit_generators_numpy_and_empty_calls_leave_torchs_generator_alone(call):
+    state = torch.get_rng_state()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        call()
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_numpy_arrays_keep_fastinits_default_generator(monkeypatch):
+    monkeypatch.setattr(fastinit.generator, "default_generator",
+                        fastinit.generator.default_generator)  # restored after the test
+    fastinit.manual_seed(5)
+    torch.manual_seed(0)
+    first = init.normal_(np.empty((6, 10), np.float32))
+    np.testing.assert_array_equal(first, Generator(5).normal(size=(6, 10), dtype="float32"))
+    fastinit.manual_seed(5)
+    torch.manual_seed(1)
+    np.testing.assert_array_equal(init.normal_(np.empty((6, 10), np.float32)), first)
+
+
+def test_sparse_takes_its_values_and_its_zeros_from_torchs_seed():
+    def zeros(seed):
+        torch.manual_seed(seed)
+        return init.sparse_(torch.empty(40, 8), 0.5) == 0
+
+    assert torch.equal(zeros(1), zeros(1))
+    assert not torch.equal(zeros(1), zeros(2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs torch with a CUDA device")
+def test_a_cuda_tensor_draws_its_key_from_its_devices_generator():
+    torch.cuda.manual_seed(7)
+    w = init.normal_(torch.empty(6, 10, device="cuda"))
+    torch.cuda.manual_seed(7)
+    key = torch.empty((), dtype=torch.int64, device="cuda").random_(-2**63, None).item()
+    by_key = init.normal_(torch.empty(6, 10), generator=Generator(key % 2**64))
+    torch.testing.assert_close(w.cpu(), by_key, rtol=0, atol=0)
+    cuda_generator = torch.Generator("cuda").manual_seed(7)  # serves a CPU tensor too
+    torch.testing.assert_close(init.normal_(torch.empty(6, 10), generator=cuda_generator), by_key,
+                               rtol=0, atol=0)
+
+
+# --- torch's exception classes ---------------------------------------------------------
+
+TORCH_ERRORS = [  # (function, arguments, torch's class, fastinit's message)
+    ("uniform_", (1.0, 0.0), RuntimeError, "uniform_ needs a <= b, got a=1.0, b=0.0"),
+    ("uniform_", (0.0, math.inf), RuntimeError, "b must be finite, got inf"),
+    ("uniform_", (math.nan, 1.0), RuntimeError, "a must be finite, got nan"),
+    ("uniform_", (-3e38, 3e38), RuntimeError, "high - low = 6e+38 overflows float32"),
+    ("normal_", (0.0, -1.0), RuntimeError, "std must be >= 0, got -1.0"),
+    ("normal_", (0.0, math.nan), RuntimeError, "std must be finite, got nan"),
+    ("trunc_normal_", (0.0, 1.0, 1.0, -1.0), RuntimeError,
+     "truncated normal needs a < b, got a=1.0, b=-1.0"),
+    ("trunc_normal_", (0.0, 1.0, math.nan), RuntimeError, "a and b must not be NaN"),
+    ("xavier_uniform_", (-1.0,), RuntimeError, "gain must be >= 0, got -1.0"),
+    ("xavier_normal_", (-1.0,), RuntimeError, "gain must be >= 0, got -1.0"),
+    ("sparse_", (0.5, -1.0), RuntimeError, "std must be >= 0, got -1.0"),
+]
+
+
+@pytest.mark.parametrize("name, args, theirs, message", TORCH_ERRORS,
+                         ids=[f"{n}{a}" for n, a, *_ in TORCH_ERRORS])
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_a_bad_parameter_is_torchs_runtime_error_and_a_value_error(name, args, theirs, message,
+                                                                   kind):
+    with pytest.raises(theirs):
+        getattr(torch.nn.init, name)(torch.full((4, 3), 7.0), *args)
+    w = np.full((4, 3), 7.0, np.float32) if kind == "numpy" else torch.full((4, 3), 7.0)
+    state = torch.get_rng_state()
+    for error in (theirs, ValueError, ParameterError):
+        with pytest.raises(error, match=re.escape(message)):
+            getattr(init, name)(w, *args)
+    assert (w == 7.0).all()
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool],
+                         ids=str)
+def test_a_random_fill_of_a_non_float_tensor_is_torchs_error_and_a_type_error(name, kwargs,
+                                                                              dtype):
+    with pytest.raises(RuntimeError):  # mostly NotImplementedError ("not implemented for")
+        getattr(torch.nn.init, name)(torch.zeros(6, 10, dtype=dtype), **kwargs)
+    w = torch.zeros(6, 10, dtype=dtype)
+    for error in (NotImplementedError, RuntimeError, TypeError, DtypeError):
+        with pytest.raises(error, match=f"tensor must have a float dtype .* got {dtype}$"):
+            getattr(init, name)(w, **kwargs)
+    assert not w.any()
+
+
+# --- torch's warnings -------------------------------------------------------------------
+
+FAR = ("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+       "The distribution of values may be incorrect.")
+
+
+def test_trunc_normal_far_from_the_mean_warns_torchs_words_from_the_init_module():
+    with pytest.warns(UserWarning, match=f"^{re.escape(FAR)}$") as ours:
+        init.trunc_normal_(torch.empty(10), 0.0, 1.0, 3.0, 5.0)
+    with pytest.warns(UserWarning, match=f"^{re.escape(FAR)}$") as theirs:
+        torch.nn.init.trunc_normal_(torch.empty(10), 0.0, 1.0, 3.0, 5.0)
+    assert [w.filename for w in ours] == [init.__file__]  # torch's stacklevel=2, from a helper
+    assert [w.filename for w in theirs] == [torch.nn.init.__file__]
+
+
+@pytest.mark.parametrize("mean, std, a, b", [(0.0, 1.0, 3.0, 5.0), (0.0, 1.0, -5.0, -2.5),
+                                             (10.0, 1.0, -1.0, 1.0), (0.0, 1.0, 2.0, 3.0),
+                                             (0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04)])
+def test_trunc_normal_warns_where_torchs_does(mean, std, a, b):
+    def warnings_of(module, **seed):
+        call = lambda: module.trunc_normal_(torch.empty(100), mean, std, a, b, **seed)  # noqa: E731
+        return [(category, message, file == module.__file__)
+                for category, message, file in warned(call)]
+
+    expected = [(UserWarning, FAR, True)] if mean < a - 2 * std or mean > b + 2 * std else []
+    assert warnings_of(torch.nn.init) == expected
+    assert warnings_of(init, seed=0) == expected
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("module", [torch.nn.init, init], ids=["torch", "fastinit"])
+def test_zero_element_warnings_point_at_the_caller(name, module):
+    with pytest.warns(UserWarning, match="^Initializing zero-element tensors is a no-op$") as w:
+        getattr(module, name)(torch.empty(0, 3))
+    assert [warning.filename for warning in w] == [__file__]
+
+
+# --- PyTorch's own checks (test/nn/test_init.py as of torch 2.13), ported ---------------
+# The statistical and structural assertions of torch's test file, run on fastinit with
+# torch's seed deciding (no seed=), as a drop-in sees them. What the table and the tests
+# above check exactly (deterministic fills, errors, warnings, gains) is not repeated.
+
+def is_normal(t, mean, std):
+    return kstest(t.double(), scipy.stats.norm(mean, std).cdf) > 1e-4
+
+
+def is_uniform(t, a, b):
+    return kstest(t.double(), scipy.stats.uniform(a, b - a).cdf) > 1e-4
+
+
+def is_trunc_normal(t, mean, std, a, b):
+    z = (t.double() - mean) / std
+    return kstest(z, scipy.stats.truncnorm((a - mean) / std, (b - mean) / std).cdf) > 1e-4
+
+
+TORCH_SHAPES = [(41,), (33, 47), (9, 8, 7, 6)]
+
+
+@pytest.mark.parametrize("shape", TORCH_SHAPES, ids=str)
+def test_torch_uniform_and_normal(shape):
+    torch.manual_seed(len(shape))
+    assert is_uniform(init.uniform_(torch.zeros(shape), a=-1.3, b=2.1), -1.3, 2.1)
+    assert is_normal(init.normal_(torch.zeros(shape), mean=2.2, std=3.1), 2.2, 3.1)
+
+
+def test_torch_trunc_normal_generator():
+    w = init.trunc_normal_(torch.empty(5), generator=torch.Generator().manual_seed(42))
+    torch.manual_seed(42)
+    torch.testing.assert_close(w, init.trunc_normal_(torch.empty(5)), rtol=0, atol=0)
+
+
+def fans(shape):
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+@pytest.mark.parametrize("shape", [(23, 21), (21, 24, 22, 20)], ids=str)
+@pytest.mark.parametrize("gain", [1.0, 1.37])
+def test_torch_xavier(shape, gain):
+    torch.manual_seed(2)
+    std = gain * math.sqrt(2.0 / sum(fans(shape)))
+    bound = std * math.sqrt(3)
+    assert is_uniform(init.xavier_uniform_(torch.zeros(shape), gain=gain), -bound, bound)
+    assert is_normal(init.xavier_normal_(torch.zeros(shape), gain=gain), 0, std)
+
+
+@pytest.mark.parametrize("shape", [(23, 21), (21, 24, 22, 20)], ids=str)
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
+@pytest.mark.parametrize("a", [0, 0.83])
+def test_torch_kaiming(shape, mode, a):
+    torch.manual_seed(3)
+    n = fans(shape)[mode == "fan_out"]
+    std = math.sqrt(2.0 / ((1 + a**2) * n))
+    bound = std * math.sqrt(3.0)
+    assert is_uniform(init.kaiming_uniform_(torch.zeros(shape), a=a, mode=mode), -bound, bound)
+    assert is_normal(init.kaiming_normal_(torch.zeros(shape), a=a, mode=mode), 0, std)
+
+
+@pytest.mark.parametrize("std", [None, 0.13])
+def test_torch_sparse_default_std(std):
+    torch.manual_seed(4)
+    sparsity = 0.15
+    w = init.sparse_(torch.zeros(32, 34), sparsity, *([] if std is None else [std]))
+    assert ((w == 0).sum(dim=0) >= math.ceil(sparsity * 32)).all()
+    assert is_normal(w[w != 0], 0, 0.01 if std is None else std)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (4, 3), (20, 2, 3, 4), (2, 3, 4, 5)], ids=str)
+@pytest.mark.parametrize("gain", [1.0, 1.61])
+def test_torch_orthogonal(shape, gain):
+    torch.manual_seed(5)
+    rows, cols = shape[0], math.prod(shape[1:])
+    w = init.orthogonal_(torch.zeros(shape), gain=gain).view(rows, cols)
+    gram = w.t() @ w if rows > cols else w @ w.t()
+    torch.testing.assert_close(gram, torch.eye(min(rows, cols)) * gain**2, atol=1e-6, rtol=0)
+
+
+def test_torch_deprecation():
+    with pytest.warns(FutureWarning, match="deprecated"):
+        init.normal(torch.randn(3, 3))
+
+
+@pytest.mark.parametrize("shape", TORCH_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_torch_trunc_normal_all_dtypes(shape, dtype):
+    torch.manual_seed(6)
+    mean, std, a, b = -1.7, 0.43, -2.3, -1.2
+    w = init.trunc_normal_(torch.zeros(shape, dtype=dtype), mean=mean, std=std, a=a, b=b)
+    assert w.min() >= torch.tensor(a, dtype=dtype) and w.max() <= torch.tensor(b, dtype=dtype)
+    assert is_trunc_normal(w, mean, std, a, b)
+
+
+@pytest.mark.parametrize("dtype, a, b", [
+    (torch.float16, -2.0, 2.0), (torch.bfloat16, -2.0, 2.0),  # low precision
+    (torch.float32, 2.0, 3.0), (torch.float64, 2.0, 3.0), (torch.float16, 2.0, 3.0),  # narrow
+], ids=str)
+def test_torch_trunc_normal_low_precision_and_narrow_interval(dtype, a, b):
+    torch.manual_seed(7)
+    w = init.trunc_normal_(torch.empty(10_000, dtype=dtype), mean=0.0, std=1.0, a=a, b=b)
+    assert w.min() >= a and w.max() <= b
+    assert is_trunc_normal(w, 0.0, 1.0, a, b)
+
+
+@pytest.mark.parametrize("dtype, min_unique", [(torch.float32, 5000), (torch.float64, 5000),
+                                               (torch.float16, 3000), (torch.bfloat16, 1000)],
+                         ids=str)
+def test_torch_trunc_normal_unique_values_and_no_boundary_values(dtype, min_unique):
+    torch.manual_seed(8)
+    w = init.trunc_normal_(torch.empty(10_000, dtype=dtype), mean=0.0, std=1.0, a=-2.0, b=2.0)
+    assert w.min() >= -2.0 and w.max() <= 2.0
+    assert w.unique().numel() > min_unique
+    assert torch.isfinite(w).all()
+    narrow = init.trunc_normal_(torch.empty(10_000, dtype=dtype), mean=0.0, std=0.1, a=-2.0,
+                                b=2.0)
+    assert not ((narrow == -2.0) | (narrow == 2.0)).any()
