@@ -221,7 +221,7 @@ class Custom(nn.Module):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m: ft.init_module(m, seed=0), ValueError, r"cls_token \(Custom\.cls_token\)"),
+    (lambda m: ft.init_module(m, seed=0), ValueError, r"`cls_token` \(1 tensor, Custom\)"),
     (lambda m: ft.init_module(m, seed=-1, rules={"*": ONES}), ValueError, "seed"),
     (lambda m: ft.init_module(m, seed="1", rules={"*": ONES}), TypeError, "seed"),
     (lambda m: ft.init_module(m, rules=[("*", ONES)]), TypeError, "rules must be a mapping"),

@@ -6,7 +6,8 @@ shard it (FSDP2 ``fully_shard``, DTensor ``distribute_module``, FSDP1 with
 size and send it back; every rank's gathered state dict must equal, bit for bit
 (``torch.equal``, buffers included), ``init_module`` of the same model built in this
 process, for the default layer schemes, for ``rules=`` (a function scheme among them,
-computed at full size on each rank) and for ``skip=``.
+computed at full size on each rank), for ``skip=`` and for captured init code whose
+values are computed by re-running it (at full size on each rank).
 
 Layouts: FSDP2 on one mesh dimension, hybrid (replicate x shard), over tensor
 parallelism (``_StridedShard``), with ``Shard(1)``, with a tied embedding; DTensor
@@ -98,6 +99,26 @@ class MLP(nn.Module):
         self.down = nn.Linear(14, 5)
 
 
+class Captured(nn.Module):
+    """Init code fastinit captures and replays: a clamp after a draw, a buffer computed
+    from ``arange``, a parameter computed from random draws (fastinit's streams)."""
+
+    def __init__(self):
+        super().__init__()
+        self.clamped = nn.Parameter(torch.empty(13, 10))
+        self.gate = nn.Parameter(torch.empty(11))
+        self.register_buffer("positions", torch.empty(7))
+        self.proj = nn.Linear(10, 5)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.init.normal_(self.clamped, std=1.0)
+        with torch.no_grad():
+            self.clamped.clamp_(-0.5, 0.5)
+            self.gate.copy_(torch.rand(11).exp())
+            self.positions.copy_(torch.arange(7) * 2.0)
+
+
 def dense():
     """Parameters of 1, 2 and 4 dimensions, plain buffers beside them (BatchNorm's)."""
     return nn.Sequential(nn.Embedding(37, 11, padding_idx=3), nn.Linear(11, 15),
@@ -111,10 +132,11 @@ def even():
 
 
 MODELS = {"mixed": Mixed, "tied": Tied, "tied_lm": TiedLM, "mlp": MLP, "dense": dense,
-          "even": even}
+          "even": even, "captured": Captured}
 # The modules each gets its own fully_shard (a tied weight stays within one unit).
 UNITS = {"mixed": lambda m: list(m.children()), "tied_lm": lambda m: list(m.blocks),
-         "mlp": lambda m: [m.up, m.down], "even": lambda m: list(m)}
+         "mlp": lambda m: [m.up, m.down], "even": lambda m: list(m),
+         "captured": lambda m: [m.proj]}
 
 
 def gpt2_rules():
@@ -451,6 +473,13 @@ def test_fsdp2_tied_embedding_and_output_are_one_tensor_drawn_once(group, world)
     expected = reference("tied_lm")
     assert torch.equal(expected["lm_head.weight"], expected["wte.weight"])
     assert_all_equal(group(world).run("fsdp2", model="tied_lm"), expected)
+
+
+@WORLDS
+def test_fsdp2_replays_captured_init_code_at_full_size(group, world):
+    expected = reference("captured")
+    assert expected["clamped"].abs().max() == 0.5
+    assert_all_equal(group(world).run("fsdp2", model="captured"), expected)
 
 
 @pytest.mark.parametrize("rules", [None, "gpt2"])

@@ -2,10 +2,14 @@
 
 - ``init_module(module, seed, rules)``: every parameter (and the buffers with init
   semantics, such as BatchNorm's running statistics) of a module, in place, by default
-  with exactly the distribution each standard layer's ``reset_parameters`` draws.
+  with the distributions the model's own init code draws (captured, ``capture.py``),
+  else exactly those each standard layer's ``reset_parameters`` draws.
 - ``materialize(module, device, seed, rules)``: a module built on the meta device
   (plain, or wrapped by FSDP2's ``fully_shard``) allocated on ``device`` and filled
   with the values ``init_module`` gives.
+- ``from_config(config or class, ..., seed, device)``: a model built straight onto
+  ``device`` (a transformers config or model class, or any module class with its
+  arguments), no meta device in sight.
 - ``param_init_fn(module, seed, rules)``: the same for FSDP1's ``param_init_fn=``.
 - ``lsuv_(module, batch)``: data-based LSUV init (Mishkin & Matas, 2016).
 
@@ -14,16 +18,27 @@ Every tensor draws from its own stream, a stable hash of its fully-qualified nam
 changes no other tensor's values, tied weights are initialized once, and a shard
 holds exactly its part of the unsharded values, on any number of ranks.
 
+With no rules, the model's own init code decides: ``reset_parameters`` of custom
+modules and, for a ``transformers.PreTrainedModel``, its ``_init_weights``, run on meta
+stand-ins of the tensors and recorded (``capture.py``): GPT-2's ``Conv1D`` weights get
+N(0, 0.02), its residual projections N(0, 0.02 / sqrt(2 * n_layer)), RoPE frequencies
+and position ids the values the model's code computes, on the target device
+(``replay.py``). transformers models are then marked initialized (``_is_hf_initialized``),
+so transformers does not redraw them.
+
 ``rules`` maps parameter-name globs (``"*.c_proj.weight"``), compiled regular
 expressions or ``nn.Module`` types (to a scheme, or to ``{local name: scheme}``) to
-schemes; the first matching rule wins, layer defaults apply where none matches. A
-scheme is a distribution (``fastinit.Normal(0, 0.02)``), a fan-based scheme of
-``fastinit.schemes`` (``KaimingNormal(mode="fan_out")``, ``XavierUniform()``,
-``VarianceScaling(...)``, ``Constant(0.0)``), a function ``fn(tensor, generator=...)``
-(``functools.partial(fastinit.init.orthogonal_, gain=1.0)``) or None (left as is).
+schemes; the first matching rule wins, captured init code and then layer defaults
+apply where none matches. A scheme is a distribution (``fastinit.Normal(0, 0.02)``), a
+fan-based scheme of ``fastinit.schemes`` (``KaimingNormal(mode="fan_out")``,
+``XavierUniform()``, ``VarianceScaling(...)``, ``Constant(0.0)``), a function
+``fn(tensor, generator=...)`` (``functools.partial(fastinit.init.orthogonal_,
+gain=1.0)``) or None (left as is).
 
-GPT-2 (Radford et al., 2019) as transformers' ``_init_weights`` does it::
+GPT-2 (Radford et al., 2019) with its own init, and with rules for a model of plain
+layers that draws as transformers' ``_init_weights`` does::
 
+    model = fastinit.torch.from_config(transformers.GPT2Config(), seed=0, device="cuda")
     rules = {
         "*.c_proj.weight": fastinit.Normal(0.0, 0.02 / math.sqrt(2 * n_layer)),
         nn.Linear: {"weight": fastinit.Normal(0.0, 0.02), "bias": fastinit.schemes.ZEROS},
@@ -38,13 +53,15 @@ import torch
 from torch import nn
 
 from ..generator import _check_u64
+from . import capture, hf
 from .lsuv import LSUV_TYPES, lsuv_
 from .names import canonical_name, stream_of
 from .plan import (Target, is_dtensor, load_checkpoint, open_checkpoint, own_tensors, run,
-                   schemes, targets)
+                   schemes, targets, uncovered_message)
+from .replay import replay
 
-__all__ = ["LSUV_TYPES", "canonical_name", "init_module", "lsuv_", "materialize", "param_init_fn",
-           "stream_of"]
+__all__ = ["LSUV_TYPES", "canonical_name", "from_config", "init_module", "lsuv_", "materialize",
+           "param_init_fn", "stream_of"]
 
 
 def _check_module(module):
@@ -52,19 +69,33 @@ def _check_module(module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
 
 
-def _plan(module, seed, rules, skip):
-    """(checkpoint, {name: (scheme, zero rows)} of the tensors to initialize): everything
-    validated before anything is written."""
+def _plan(module, seed, rules, skip, meta_buffers=False, recorder=None):
+    """(checkpoint, {name: (scheme, zero rows, replay)} of the tensors to initialize):
+    everything validated before anything is written. ``recorder``: what capture recorded
+    of the module's construction."""
     _check_u64("seed", seed)
     checkpoint = open_checkpoint(skip) if skip is not None else {}
-    plan = schemes(module, rules, provided=checkpoint.keys())
+    captured = capture.capture(module, recorder)
+    plan = schemes(module, rules, provided=checkpoint.keys(), captured=captured,
+                   meta_buffers=meta_buffers)
     return checkpoint, {name: v for name, v in plan.items() if name not in checkpoint}
+
+
+def _fill(module, plan, seed, backend):
+    """Write every tensor of ``plan``, re-run the init code of computed values, and mark
+    transformers models initialized."""
+    chosen = targets(module, plan)
+    run(chosen, seed, backend)
+    replay(module, chosen, seed, backend)
+    hf.mark_initialized(module)
 
 
 def init_module(module, seed=0, rules=None, *, skip=None, backend=None):
     r"""Initialize every parameter and init-bearing buffer of ``module`` in place.
 
-    By default each standard layer gets exactly what its ``reset_parameters`` draws
+    By default each tensor gets what the model's own init code gives it (captured:
+    custom ``reset_parameters``, a transformers model's ``_init_weights``), and each
+    other tensor of a standard layer exactly what its ``reset_parameters`` draws
     (``nn.Linear``, ``nn.Conv1d/2d/3d``, ``nn.ConvTranspose*``, ``nn.Embedding``,
     ``nn.EmbeddingBag``, ``nn.Bilinear``, ``nn.LayerNorm``, ``nn.RMSNorm``,
     ``nn.GroupNorm``, ``nn.BatchNorm*``/``nn.InstanceNorm*`` with their running
@@ -77,8 +108,8 @@ def init_module(module, seed=0, rules=None, *, skip=None, backend=None):
         module: a ``torch.nn.Module`` whose tensors have storage (CPU or CUDA; use
             ``materialize`` for a module on the meta device)
         seed: an integer in [0, 2**64)
-        rules: ``{pattern or module type: scheme}`` overriding the layer defaults
-            (module docstring); parameters of other modules need a rule
+        rules: ``{pattern or module type: scheme}`` overriding captured init code and
+            layer defaults (module docstring); parameters neither covers need a rule
         skip: a state dict, or the path of a ``.safetensors`` or ``torch.save``
             checkpoint: tensors it has are loaded (as ``from_pretrained`` does), only
             the ones it lacks are initialized
@@ -100,7 +131,7 @@ def init_module(module, seed=0, rules=None, *, skip=None, backend=None):
                              "fastinit.torch.materialize(module, device, ...)")
     checkpoint, plan = _plan(module, seed, rules, skip)
     load_checkpoint(module, checkpoint)
-    run(targets(module, plan), seed, backend)
+    _fill(module, plan, seed, backend)
     return module
 
 
@@ -127,16 +158,6 @@ def _allocate(module, device, recurse=True):
             table[name] = first_table[first_name]
 
 
-def _check_meta_buffers(module, plan, checkpoint):
-    """Meta buffers need a scheme or a checkpoint too: a ValueError before allocating."""
-    orphans = [name for name, _, _, tensor, is_buffer in own_tensors(module)
-               if is_buffer and tensor.is_meta and name not in plan and name not in checkpoint]
-    if orphans:
-        raise ValueError("meta buffer(s) " + ", ".join(orphans) + " have no values and no "
-                         "rule: give each a scheme in rules= (a function fn(tensor, "
-                         "generator=...) computes one)")
-
-
 def materialize(module, device, seed=0, rules=None, *, skip=None, backend=None):
     r"""Allocate a meta-device ``module`` on ``device`` and initialize it.
 
@@ -151,8 +172,9 @@ def materialize(module, device, seed=0, rules=None, *, skip=None, backend=None):
         module: a ``torch.nn.Module``, typically built under ``torch.device("meta")``
         device: where to allocate (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
             ``torch.device``)
-        seed, rules, skip, backend: as in ``init_module``; meta buffers that no rule
-            covers (values computed in ``__init__``) are a ``ValueError``
+        seed, rules, skip, backend: as in ``init_module``; meta buffers that neither a
+            rule nor captured init code covers (values computed in ``__init__``) are a
+            ``ValueError``
 
     Returns:
         ``module``
@@ -163,13 +185,67 @@ def materialize(module, device, seed=0, rules=None, *, skip=None, backend=None):
         >>> fastinit.torch.materialize(model, "cpu", seed=0)
     """
     _check_module(module)
+    return _materialize(module, device, seed, rules, skip, backend)
+
+
+def _materialize(module, device, seed, rules, skip, backend, recorder=None):
     device = torch.device(device)
-    checkpoint, plan = _plan(module, seed, rules, skip)
-    _check_meta_buffers(module, plan, checkpoint)
+    checkpoint, plan = _plan(module, seed, rules, skip, meta_buffers=True, recorder=recorder)
     _allocate(module, device)
     load_checkpoint(module, checkpoint)
-    run(targets(module, plan), seed, backend)
+    _fill(module, plan, seed, backend)
     return module
+
+
+def from_config(config_or_class, *args, seed=0, device="cpu", rules=None, backend=None,
+                **kwargs):
+    r"""Build a model on ``device`` with fastinit's values, with no meta-device step.
+
+    The model is constructed on the meta device (no memory, no init), its construction
+    and its own init code recorded (``capture.py``), then allocated on ``device`` and
+    filled: each tensor with the distribution its init code draws, from its name's
+    stream; computed values (RoPE frequencies, position ids) as the model's code
+    computes them, on ``device``. A transformers model comes back marked initialized.
+
+    Args:
+        config_or_class: a transformers config (built by ``AutoModel.from_config``), a
+            ``PreTrainedModel`` subclass (``args[0]`` its config; built by
+            ``_from_config``, so ``dtype=``, ``attn_implementation=`` apply), or any
+            ``nn.Module`` class or function returning a module (called with ``args``
+            and ``kwargs``)
+        seed, rules, backend: as in ``init_module``; ``rules`` override the init code
+        device: where to allocate
+        **kwargs: passed to the constructor
+
+    Returns:
+        the model, on ``device``
+
+    Examples:
+        >>> config = transformers.LlamaConfig(hidden_size=1024, intermediate_size=2816,
+        ...                                   num_hidden_layers=8)
+        >>> model = fastinit.torch.from_config(transformers.LlamaForCausalLM, config,
+        ...                                    seed=0, device="cuda")
+        >>> mlp = fastinit.torch.from_config(nn.Linear, 512, 512, seed=0)
+    """
+    build = hf.constructor(config_or_class)
+    if build is None:
+        if not callable(config_or_class):
+            raise TypeError("config_or_class must be a transformers config, a model class "
+                            f"or a function returning a module, got {config_or_class!r}")
+        build = config_or_class
+    recorder = capture.Recorder()
+    with recorder.recording(), torch.device("meta"):
+        model = build(*args, **kwargs)
+    _check_module(model)
+    return _materialize(model, device, seed, rules, None, backend, recorder)
+
+
+def _refuse_replays(module, plan):
+    replayed = [(name, type(owner).__name__, "computed by init code that param_init_fn "
+                 "cannot re-run (use materialize with FSDP2)")
+                for name, owner, _, _, _ in own_tensors(module) if plan.get(name, (0, 0, ()))[2]]
+    if replayed:
+        raise ValueError(uncovered_message(replayed))
 
 
 def param_init_fn(module, seed=0, rules=None, *, device=None, backend=None):
@@ -179,6 +255,10 @@ def param_init_fn(module, seed=0, rules=None, *, device=None, backend=None):
     FSDP1 calls the function once per submodule with meta tensors, after wrapping has
     changed the names; the names, the schemes and the layer defaults are therefore
     taken from ``module`` now, before wrapping.
+
+    Values that only re-running the module's init code computes (``capture.py``) are a
+    ``ValueError`` here: FSDP1 hands over one module at a time; ``materialize`` with
+    FSDP2's ``fully_shard`` computes them.
 
     Args:
         module: the root module, on the meta device, not yet wrapped
@@ -191,12 +271,12 @@ def param_init_fn(module, seed=0, rules=None, *, device=None, backend=None):
         >>> model = FSDP(model, param_init_fn=fn, device_id=torch.cuda.current_device())
     """
     _check_module(module)
-    _check_u64("seed", seed)
     if device is None:
         device = torch.device("cuda", torch.cuda.current_device()) if (
             torch.cuda.is_available()) else torch.device("cpu")
     device = torch.device(device)
-    plan = schemes(module, rules)
+    _, plan = _plan(module, seed, rules, None)
+    _refuse_replays(module, plan)
     prefixes = {id(m): name for name, m in module.named_modules()}
     # id -> (tensor, first name) of every tensor now (kept alive so ids stay unique), and
     # first name -> materialized tensor: a tied tensor is allocated and drawn once.
