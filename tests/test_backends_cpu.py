@@ -117,8 +117,20 @@ def test_fill_many_writes_each_row_what_its_own_fill_writes(dtype, parts, monkey
     assert np.array_equal(buf, expected)
 
 
-def test_fill_many_of_an_empty_table_writes_nothing():
-    cpu.fill_many("float32", np.zeros(0, ENTRY))
+@pytest.mark.parametrize("dtype", list(FAMILY_RULES))
+def test_fill_many_of_empty_rows_writes_nothing(dtype):
+    """A table of no rows, and one of empty rows of every family pointing into a
+    poisoned buffer, leave every byte as it was."""
+    buf = np.full(256, 0x5A, np.uint8)
+    cpu.fill_many(dtype, np.zeros(0, ENTRY))
+    rows = np.zeros(2 * len(FAMILIES), ENTRY)
+    rows["ptr"] = buf.ctypes.data + 16 * np.arange(len(rows))
+    rows["family"] = np.arange(len(rows)) % len(FAMILIES)
+    rows["start"] = np.arange(len(rows)) * 5
+    rows["params"][:, :2] = (0.0, 1.0)
+    rows["bits"] = 0xFFFF
+    cpu.fill_many(dtype, rows)
+    assert (buf == 0x5A).all()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
