@@ -1,6 +1,6 @@
 """Every constant of the stream contract, in one place.
 
-The CPU core (``fastinit.core``), the numpy reference (``fastinit.reference``) and
+The CPU core (``fastinit.core``), the numpy reference (``tests/reference.py``) and
 the CUDA sources in ``kernels/`` all read their numbers from here; ``docs/stream.md``
 documents them.
 """

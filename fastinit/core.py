@@ -18,7 +18,7 @@ default): every product that feeds an addition or subtraction is ``mul(a, b)``
 power of two are exact and could not change a value fused; those that feed an
 addition go through ``mul`` all the same, so that compiled kernels hold no FMA at all
 (tests/test_backends_numba_cuda.py checks the PTX), and the rest stay ``*``.
-docs/stream.md states each rule; ``fastinit.reference`` re-implements them in numpy.
+docs/stream.md states each rule; ``tests/reference.py`` re-implements them in numpy.
 """
 
 import math

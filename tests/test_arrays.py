@@ -144,7 +144,8 @@ def test_bad_distribution_parameters_leave_the_destination_untouched():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from fastinit import TruncatedNormal, reference  # noqa: E402
+import reference  # noqa: E402
+from fastinit import TruncatedNormal  # noqa: E402
 from fastinit.distributions import rule_for  # noqa: E402
 
 _NAMES = {np.float16: "float16", ml_dtypes.bfloat16: "bfloat16", np.float32: "float32",

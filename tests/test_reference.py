@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import reference
 from fastinit.backends import cpu
 from fastinit.distributions import (
     Bernoulli,
@@ -20,6 +19,8 @@ from fastinit.distributions import (
     blocks_for,
     rule_for,
 )
+
+import reference
 
 KAT = Path(__file__).parent / "data" / "philox4x32_kat.txt"
 

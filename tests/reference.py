@@ -18,7 +18,7 @@ Meant for tests (a few million elements a second), e.g.::
 
 import numpy as np
 
-from . import _constants as C
+from fastinit import _constants as C
 
 __all__ = ["philox4x32", "words", "generate", "values"]
 
