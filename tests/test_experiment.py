@@ -1,4 +1,4 @@
-"""fastinit.experiment teaches what the classic initialization experiment teaches.
+"""examples/experiment.py teaches what the classic initialization experiment teaches.
 
 On the digits data, with every init trained for the same steps at the same learning
 rate: zero init never breaks the symmetry of the hidden units and its cost stays at
@@ -9,11 +9,16 @@ their seed, and the plot is a PNG.
 """
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fastinit import experiment, init
+from fastinit import init
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import experiment  # noqa: E402
 
 STEPS = 200  # enough for the lesson at a fraction of the default 1500 steps
 

@@ -39,7 +39,7 @@ computes ``z = a @ w.T + b`` on a batch ``a`` of shape ``(samples, in_features)`
 row ``i`` of ``w`` holds the incoming weights of unit ``i``.
 
 :func:`run` returns the curves and diagnostics as plain (JSON-ready) data, :func:`plot`
-draws them to a PNG, and ``python -m fastinit.experiment --plot PATH [--steps N] [--seed
+draws them to a PNG, and ``python examples/experiment.py --plot PATH [--steps N] [--seed
 S]`` does both and prints a summary (the default 1500 steps: 10-25 s on 2 busy cores).
 Needs scikit-learn (the data; imported when the data is loaded) and matplotlib (the
 plot; imported by :func:`plot`).
@@ -54,8 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import init
-from .generator import Generator
+from fastinit import init
+from fastinit.generator import Generator
 
 LAYERS = (64, 40, 20, 10, 10)
 LEARNING_RATE = 0.1
@@ -346,7 +346,7 @@ def _out_path(text):
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="python -m fastinit.experiment",
+        prog="python examples/experiment.py",
         description="Train one ReLU network on the digits data from four initializations "
         "(zeros, N(0, 10^2), Xavier, He) and compare the costs.")
     parser.add_argument("--plot", type=_out_path, metavar="PATH",
@@ -372,7 +372,7 @@ def summary(results):
 
 
 def main(argv=None):
-    """``python -m fastinit.experiment``: run, print the summary, draw ``--plot``."""
+    """``python examples/experiment.py``: run, print the summary, draw ``--plot``."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.plot is not None:
