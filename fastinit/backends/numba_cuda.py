@@ -41,7 +41,7 @@ tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX (for
 compute capabilities 8.0 and 9.0, with the argument types of its launches) holds an
 ``fma`` instruction, and that under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
 kernels run as Python) every value equals the CPU backend's bit for bit; on a GPU it
-compares the values bit for bit (not yet run on one).
+compares the values bit for bit.
 
 ``numba.cuda`` is imported on first use, so importing this module is cheap and never
 fails; ``available()`` says whether fills can run.
