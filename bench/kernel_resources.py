@@ -125,7 +125,7 @@ def _numba_launches():
     their launch recorded instead of made, fill_many's come from ``_many_args``, and
     device memory is a device array like the backend's (``_span``'s view of a
     destination, ``to_device``'s copy of a host array) over no memory."""
-    from fastinit.backends import ENTRY, FAMILY_RULES, STORAGE
+    from fastinit.backends import ENTRY, FAMILY_RULES, STORAGE, word_type
     from fastinit.backends import numba_cuda as nc
     from fastinit.distributions import rule_for
     from fastinit.warmup import DISTRIBUTIONS
@@ -138,7 +138,7 @@ def _numba_launches():
     nc._import_cuda()
     with mock.patch.object(nc, "_launch", record):
         for dtype, storage in STORAGE.items():
-            word = nc._word_type(dtype)
+            word = word_type(dtype)
             buf, words = _device_array(np.zeros(1, storage)), _device_array(np.zeros(1, word))
             for shape, strides in (((), ()), ((3, 4), (-1, 3))):
                 for dist in DISTRIBUTIONS.values():
@@ -174,7 +174,7 @@ def cupy_ptx(arch):
     backend's own NVRTC call and options for ``compute_<arch>`` (all in one program)."""
     from fastinit.backends import cupy as cupy_backend
 
-    names = tuple(dict.fromkeys(cupy_backend.NAME_EXPRESSIONS))
+    names = cupy_backend.NAME_EXPRESSIONS
     text, lowered = cupy_backend.compile_kernels(names, f"compute_{arch}")
     return {name: lowered[name] for name in names}, text.decode().rstrip("\0")
 

@@ -28,6 +28,12 @@ STORAGE = {
     "uint32": np.uint32,
 }
 MAX_DIMS = 8  # dimensions a strided GPU view may keep after merging
+_WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def word_type(dtype):
+    """The unsigned integer type of ``dtype``'s storage words: what constant fills write."""
+    return _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from .. import core
 from .._bits import DEVICE, device
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from .._sources import DIGEST
-from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
+from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, word_type
 from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
@@ -361,7 +361,7 @@ def fill_many(dtype, table):
         rows = table[table["family"] == family]
         if len(rows):
             _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store)
-    word = np.dtype(f"u{np.dtype(STORAGE[dtype]).itemsize}")
+    word = np.dtype(word_type(dtype))
     for row in table[table["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
 

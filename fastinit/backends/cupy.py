@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .._constants import ELEMENTS_PER_BLOCK
-from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE
+from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE, word_type
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 MIN_CUPY = (13, 0)
@@ -55,7 +55,6 @@ _RULE_DTYPES = {
     "truncnorm64": ("float64",),
 }
 _WORDS = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
-_WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 # The kernels' by-value structs (kernels/fill.cuh), as aligned numpy records.
 COUNTER = np.dtype([("seed", "<u8"), ("stream", "<u8"), ("block0", "<u8")], align=True)
@@ -78,11 +77,11 @@ def many_name(dtype):
     return f"fastinit::fill_many<fastinit::store::{_STORES[dtype]}>"
 
 
-NAME_EXPRESSIONS = tuple(
+NAME_EXPRESSIONS = tuple(dict.fromkeys(  # bool and uint8 share store::u8's kernels
     [fill_name(rule, dtype, strided) for rule, dtypes in _RULE_DTYPES.items() for dtype in dtypes
      for strided in (False, True)]
     + [constant_name(size, strided) for size in _WORDS for strided in (False, True)]
-    + [many_name(dtype) for dtype in FAMILY_RULES])
+    + [many_name(dtype) for dtype in FAMILY_RULES]))
 
 
 @functools.cache
@@ -283,12 +282,13 @@ def fill(view, rule, seed, stream, block0, start):
 
 def fill_constant(view, bits):
     """Set every element of ``view`` to the storage word ``bits``."""
-    itemsize = np.dtype(STORAGE[view.dtype]).itemsize
+    word = word_type(view.dtype)
     strided = bool(view.shape)
-    args = (np.uint64(view.ptr), np.int64(view.size), _WORD_TYPES[itemsize](bits))
+    args = (np.uint64(view.ptr), np.int64(view.size), word(bits))
     if strided:
         args += (_layout(view),)
-    _launch(view.device, view.stream, constant_name(itemsize, strided), args, -(-view.size // 4))
+    _launch(view.device, view.stream, constant_name(np.dtype(word).itemsize, strided), args,
+            -(-view.size // 4))
 
 
 def work_items(dtype, table):

@@ -57,7 +57,7 @@ import numpy as np
 from .. import core
 from .._bits import device, register_cuda_mul
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
-from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE
+from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, word_type
 from .rules import (CONVERT, RULES, STORES, array_at, element_offset, pointer, row_of,
                     row_params)
 
@@ -68,14 +68,8 @@ WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 _UNIFORM, _NORMAL, _TRUNCNORM = (FAMILIES.index(f) for f in ("uniform", "normal", "truncnorm"))
-
-
-def _word_type(dtype):
-    """The unsigned integer type of ``dtype``'s storage words: what constant fills write."""
-    return _WORD_TYPES[np.dtype(STORAGE[dtype]).itemsize]
 
 
 def _import_cuda():
@@ -262,7 +256,7 @@ def _many_kernel(dtype):
     """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
     from ``backends.FAMILY_RULES``."""
     uniform, normal, truncnorm = (_make_row_filler(rule, dtype) for rule in FAMILY_RULES[dtype])
-    word = _word_type(dtype)
+    word = word_type(dtype)
 
     def kernel(table, first, total):
         """Items [0, total) of the rows of ``table``, row e's at [first[e], first[e + 1])."""
@@ -424,7 +418,7 @@ def fill_constant(view, bits):
     if view.size == 0:
         return
     _import_cuda()
-    word = _word_type(view.dtype)
+    word = word_type(view.dtype)
     with _on_device(view.device):
         buf = _span(view, np.dtype(word).str)
         fill_constant_array(buf, -view.low, view.shape, view.strides, word(bits), view.size,
