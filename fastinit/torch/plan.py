@@ -176,9 +176,13 @@ def _layer_defaults(module):
     return defaults, zeroed
 
 
-def _default(name, defaults, zeroed):
-    scheme = defaults[name]
+def _with_rows(scheme, name, zeroed):
+    """(scheme, the rows its owner zeroes after it): none after a function."""
     return scheme, () if _is_function(scheme) else zeroed.get(name, ())
+
+
+def _default(name, defaults, zeroed):
+    return _with_rows(defaults[name], name, zeroed)
 
 
 def _from_capture(name, entry, defaults, zeroed):
@@ -222,7 +226,7 @@ def cover(module, rules=None, provided=frozenset(), captured=None, meta_buffers=
     for name, owner, local, tensor, is_buffer in own_tensors(module):
         scheme = _user_scheme(compiled, name, owner, local)
         if scheme is not _MISSING:
-            plan[name] = (scheme, () if _is_function(scheme) else zeroed.get(name, ()), ())
+            plan[name] = (*_with_rows(scheme, name, zeroed), ())
             continue
         if name in provided:
             continue
