@@ -325,6 +325,32 @@ def test_available_answers_without_the_simulator():
     assert isinstance(ok, bool) and isinstance(why, str) and why
 
 
+_PROBE = ("import json, sys\n{before}\nfrom fastinit.backends import numba_cuda\n"
+          "numba_cuda._import_cuda()\njson.dump(numba_cuda._cannot_compile(), sys.stdout)")
+
+
+def _compile_probe(before=""):
+    """``_cannot_compile()`` in a fresh process with the real numba.cuda target."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    child = subprocess.run([sys.executable, "-W", "ignore", "-c", _PROBE.format(before=before)],
+                           env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert child.returncode == 0, child.stderr[-4000:]
+    return json.loads(child.stdout)
+
+
+def test_the_compile_probe_passes_where_numba_cuda_compiles():
+    assert _compile_probe() == ""
+
+
+def test_the_compile_probe_names_numpy_2_5_breaking_numba_cuda():
+    """numpy 2.5 removed ``np.row_stack``, which numba-cuda 0.30 overloads when it loads
+    its typing registries, so every compilation fails there (seen on an H200 with numpy
+    2.5.2): ``available()`` must say so and name the remedy, not let each fill fail.
+    Removing the alias before numba.cuda loads reproduces numpy 2.5's namespace."""
+    why = _compile_probe("import numpy\nvars(numpy).pop('row_stack', None)")
+    assert "row_stack" in why and "numpy<2.5" in why and "backend='cupy'" in why
+
+
 def test_the_launch_size_reads_device_attributes_that_numba_cuda_has(monkeypatch):
     """The grid size reads the device's SM count and threads per SM through numba-cuda's
     real ``Device``, which looks each name up among the CUDA driver binding's attributes

@@ -137,7 +137,35 @@ def available():
         why = (f": {' '.join(str(error).split())}" if error
                else " (no NVIDIA driver or device, or NVVM cannot be loaded)")
         return False, "numba.cuda finds no usable GPU" + why
+    why = _cannot_compile()
+    if why:
+        return False, why
     return True, "numba.cuda (numba-cuda)"
+
+
+@functools.cache
+def _cannot_compile():
+    """Why numba.cuda cannot compile a kernel in this process, or ``""``: a driver and a
+    device are not enough. numba-cuda 0.30 (in maintenance) registers an overload of
+    ``np.row_stack`` when it first loads its typing registries, and numpy 2.5 removed
+    ``np.row_stack``: there every compilation fails (NVIDIA/numba-cuda#907). The probe
+    compiles an empty kernel to PTX once, for a fixed compute capability (no device
+    query), so the registries load then rather than at the first fill, and reports
+    whatever fails."""
+    try:
+        cuda.compile_ptx(_empty_kernel, (), cc=(8, 0))
+    except Exception as exc:  # noqa: BLE001 -- a probe: say why, never raise
+        import numba_cuda
+
+        versions = f"numba-cuda {numba_cuda.__version__} with numpy {np.__version__}"
+        hint = ("; numba-cuda does not support numpy 2.5 (NVIDIA/numba-cuda#907): install "
+                "numpy<2.5, or use backend='cupy'" if "row_stack" in str(exc) else "")
+        return f"numba.cuda cannot compile a kernel ({versions}): {type(exc).__name__}: {exc}{hint}"
+    return ""
+
+
+def _empty_kernel():
+    pass
 
 
 # --- kernels -------------------------------------------------------------------------
