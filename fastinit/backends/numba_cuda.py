@@ -36,7 +36,7 @@ sqrt). ``fastinit.core`` and the CPU backend's emitters therefore write each suc
 product as ``_bits.mul(a, b)``, which ``_import_cuda`` maps on the CUDA target to
 libdevice's ``fmul_rn``/``dmul_rn``: PTX ``mul.rn``, which NVVM never contracts. The
 kernels thus run the contract's sequence of correctly rounded IEEE operations and
-should write exactly the CPU backend's values (docs/stream.md section 4).
+write exactly the CPU backend's values (docs/stream.md section 4).
 tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX (for
 compute capabilities 8.0 and 9.0, with the argument types of its launches) holds an
 ``fma`` instruction, and that under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
