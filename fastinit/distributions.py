@@ -199,6 +199,24 @@ def _check_nonempty(lo_lim, hi_lim, interval, dtype):
 # --- the rules ---------------------------------------------------------------
 
 
+# The largest |z| the Box-Muller rules can give: sqrt(-2 log u1) with u1 >= 2**-24
+# (float32) or 2**-53 (float64), widened by 2**-16 for the rounding of log, sqrt and
+# the sine and cosine polynomials (each within a few ulps). Indexed by "float64 rule".
+NORMAL_BOUND = (math.sqrt(48.0 * math.log(2.0)) * (1.0 + 2.0**-16),
+                math.sqrt(106.0 * math.log(2.0)) * (1.0 + 2.0**-16))
+
+
+def _normal_fits(mean, std, bound, lo_lim, hi_lim):
+    """Whether every value the normal rule can write, ``mean + std * z`` for
+    ``|z| <= bound`` rounded in the rule's precision (``mean`` and ``std`` already are),
+    lies inside the clip limits ``[lo_lim, hi_lim]`` with room to spare: 2**-20 of the
+    spread and of the largest magnitude, far more than the two roundings can add."""
+    spread = float(std) * bound
+    top, bottom = float(mean) + spread, float(mean) - spread
+    slack = spread * 2.0**-20 + max(abs(top), abs(bottom)) * 2.0**-20
+    return float(lo_lim) <= bottom - slack and top + slack <= float(hi_lim)
+
+
 def _ndtr(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
@@ -277,6 +295,8 @@ def _rule(dist, dtype):
             )
         lo_lim, hi_lim = _clip_limits(a, b, dtype, open_high=False)
         _check_nonempty(lo_lim, hi_lim, f"[{a}, {b}]", dtype)
+        if _normal_fits(ctype(mean), ctype(std), NORMAL_BOUND[wide], lo_lim, hi_lim):
+            return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
         name = "truncnorm64" if wide else "truncnorm32"
         return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
 

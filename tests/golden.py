@@ -21,6 +21,7 @@ CASES = (
     + [("normal", Normal(0.25, 3.0), d) for d in FLOATS]
     + [("truncnorm", TruncatedNormal(0.0, 1.0, -2.0, 2.0), d) for d in FLOATS]
     + [("truncnorm_tail", TruncatedNormal(1.0, 0.5, 2.5, 6.0), d) for d in FLOATS]
+    + [("truncnorm_wide", TruncatedNormal(0.0, 0.02, -2.0, 2.0), d) for d in FLOATS]
     + [("bernoulli", Bernoulli(0.3), d) for d in ("bool", "uint8", "float32")]
 )
 PLACES = [  # (seed, stream, start, numel)

@@ -243,6 +243,32 @@ def test_truncated_normal_small_std_wide_bounds(dtype):
     assert _ks_ok(x, scipy.stats.norm(0, 0.002).cdf, dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=ID.get)
+@pytest.mark.parametrize("mean, std, a, b", [(0.0, 0.02, -2.0, 2.0), (0.0, 0.002, -2.0, 2.0),
+                                             (1000.0, 1e-3, 999.0, 1001.0), (0.0, 1.0, -9.0, 9.0)])
+def test_truncated_normal_wider_than_the_normal_rule_is_that_normal(dtype, mean, std, a, b):
+    """Bounds beyond every value the Box-Muller rule can give (timm's
+    trunc_normal_(std=0.02) with a, b = -2, 2 is +-100 sigma) truncate nothing: the
+    values are the normal rule's, bit for bit, and the stream advances alike."""
+    g, h = Generator(3), Generator(3)
+    got = g.fill(np.empty(4099, dtype), TruncatedNormal(mean, std, a, b))
+    expected = h.fill(np.empty(4099, dtype), Normal(mean, std))
+    assert got.tobytes() == expected.tobytes() and g.offset == h.offset
+    assert a <= got.astype(np.float64).min() and got.astype(np.float64).max() <= b
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=ID.get)
+def test_truncated_normal_inside_the_normal_rules_range_truncates(dtype):
+    """Bounds just inside the Box-Muller range, or whose rounding to the dtype falls
+    inside it, keep the inverse CDF: no value may leave [a, b]."""
+    bound = fastinit.distributions.NORMAL_BOUND[np.dtype(dtype) == np.float64]
+    for a, b in [(-bound * 0.999, 6.0), (-6.0, bound * 0.999)]:
+        dist = TruncatedNormal(0.0, 1.0, a, b)
+        assert fastinit.distributions.rule_for(dist, np.dtype(dtype).name).name.startswith("truncnorm")
+        x = _sample(dist, dtype, n=50_000)
+        assert x.min() >= a and x.max() <= b
+
+
 def test_truncated_normal_bounds_hold_after_rounding():
     for dtype in FLOAT_DTYPES:
         x = _sample(TruncatedNormal(0.0, 1.0, -0.1, 0.1), dtype, n=50_000)
