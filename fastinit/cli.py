@@ -151,6 +151,10 @@ def _parser():
     warm.add_argument("--rules", type=_csv(_one_of(tuple(warmup.DISTRIBUTIONS))),
                       metavar="NAME,...",
                       help=f"from {', '.join(warmup.DISTRIBUTIONS)} (default all)")
+    warm.add_argument("--cuda-arch", type=_csv(_compute_capability), metavar="CC,...",
+                      help="also compile the CuPy backend's kernels for these compute "
+                      "capabilities (80 for 8.0, 90 for 9.0) into CuPy's kernel cache "
+                      "(CUPY_CACHE_DIR); needs CuPy and NVRTC, not a GPU")
     warm.set_defaults(run=_warmup)
 
     info = commands.add_parser(
@@ -435,18 +439,39 @@ def _warmup(args):
     todo = warmup.items(args.dtypes, args.rules)
     print(f"compiling {len(todo)} CPU kernel{'' if len(todo) == 1 else 's'} into "
           f"{cpu.cache_state()[0]}")
-    progress = _Progress(len(todo))
     start = time.perf_counter()
-    for item in todo:
-        progress.draw(f"compiling {warmup.describe(item)}")
-        warmup.compile_one(item)
-        progress.tick(warmup.describe(item))
-    progress.clear()
+    _compile_each(todo, warmup.compile_one)
     where, current, _ = cpu.cache_state()
     cached = ("" if current is None else
               f"{current} kernel compilation{'' if current == 1 else 's'} cached ")
     print(f"done in {time.perf_counter() - start:.1f} s: {cached}in {where}")
+    if args.cuda_arch:
+        from .backends import cupy as cupy_backend
+
+        todo = warmup.cuda_items(args.cuda_arch, args.dtypes, args.rules)
+        print(f"compiling {len(todo)} CuPy kernel{'' if len(todo) == 1 else 's'} into "
+              f"{cupy_backend.cache_dir()}")
+        start = time.perf_counter()
+        _compile_each(todo, warmup.compile_cuda)
+        print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _compile_each(todo, compile_one):
+    progress = _Progress(len(todo))
+    for item in todo:
+        progress.draw(f"compiling {warmup.describe(item)}")
+        compile_one(item)
+        progress.tick(warmup.describe(item))
+    progress.clear()
+
+
+def _compute_capability(text):
+    if not text.isdigit() or not 30 <= int(text) <= 200:
+        raise argparse.ArgumentTypeError(
+            f"a compute capability as major and minor digits (80 for 8.0, 90 for 9.0), "
+            f"got {text!r}")
+    return int(text)
 
 
 # --- fastinit stream ---------------------------------------------------------------------

@@ -1,10 +1,17 @@
-"""Compiling the CPU kernels ahead of use, into Numba's disk cache.
+"""Compiling the kernels ahead of use: the CPU kernels into Numba's disk cache, and
+with ``--cuda-arch`` the CuPy backend's into CuPy's kernel cache.
 
 A fill compiles the kernel specialization it needs on first use (about 1-2 s) and
 Numba keeps it on disk, keyed on the sources (``fastinit._sources``) and on the CPU
 model. ``fastinit warmup`` compiles every specialization (or those of the dtypes and
 distributions asked for) up front: in a container image build (``RUN fastinit
 warmup``) or at the start of a CI job, on the machine kind that will use them.
+
+The CuPy backend compiles each kernel with NVRTC on its first launch per machine
+(0.1-0.5 s each) and keeps the binary in CuPy's kernel cache (``CUPY_CACHE_DIR``).
+``cuda_items(archs)`` names those binaries for the compute capabilities ``archs`` (90
+for 9.0) and ``compile_cuda`` builds one: NVRTC needs no GPU, so an image built
+without one can carry them.
 """
 
 import numpy as np
@@ -43,7 +50,31 @@ def compile_one(item):
 
 
 def describe(item):
-    return item if item == PHILOX else " ".join(item)
+    return item if item == PHILOX else " ".join(map(str, item))
+
+
+def cuda_items(archs, dtypes=None, distributions=None):
+    """``(arch, name expression)`` of each CuPy kernel, for each compute capability in
+    ``archs``: the fills of ``specializations(dtypes, distributions)``, contiguous and
+    strided, and when nothing narrows the choice, every kernel (constants and
+    ``fill_many`` too)."""
+    from .backends import cupy as cupy_backend
+
+    if dtypes is None and distributions is None:
+        names = cupy_backend.NAME_EXPRESSIONS
+    else:
+        names = [cupy_backend.fill_name(rule, dtype, strided)
+                 for rule, dtype in specializations(dtypes, distributions)
+                 for strided in (False, True)]
+    return [(arch, name) for arch in archs for name in names]
+
+
+def compile_cuda(item):
+    """Compile (or find in CuPy's kernel cache) one of ``cuda_items``."""
+    from .backends import cupy as cupy_backend
+
+    arch, name = item
+    cupy_backend.binary(cupy_backend.target(arch), name)
 
 
 def items(dtypes=None, distributions=None):

@@ -101,3 +101,39 @@ def test_warmup_compiles_exactly_what_fills_use(dtype):
         cpu.fill_many("float32", row)
         assert out.any()
     assert set(cpu._kernel.overloads) == compiled
+
+
+def test_cuda_items_are_every_cupy_kernel_or_the_narrowed_fills():
+    from fastinit.backends import cupy as cupy_backend
+
+    assert warmup.cuda_items([80, 90]) == [(arch, name) for arch in (80, 90)
+                                           for name in cupy_backend.NAME_EXPRESSIONS]
+    assert warmup.cuda_items([90], ["float32"], ["uniform"]) == [
+        (90, cupy_backend.fill_name("uniform32", "float32", strided)) for strided in (False, True)]
+
+
+def test_cuda_warmup_fills_cupys_kernel_cache_without_a_gpu(tmp_path, monkeypatch, capsys):
+    """``fastinit warmup --cuda-arch`` compiles with NVRTC (no GPU needed) into
+    CUPY_CACHE_DIR, where the backend's first launch finds each binary; a second run
+    compiles nothing."""
+    from fastinit import cli
+    from fastinit.backends import cupy as cupy_backend
+
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path))
+    argv = ["warmup", "--dtypes", "float32", "--rules", "normal", "--cuda-arch", "90"]
+    assert cli.main(argv) == 0
+    assert "compiling 2 CuPy kernels into " + str(tmp_path) in capsys.readouterr().out
+    paths = [cupy_backend.binary("sm_90", name)[0] for _, name in warmup.cuda_items(
+        [90], ["float32"], ["normal"])]
+    assert all(p.parent == tmp_path and p.suffix == ".cubin" and p.stat().st_size for p in paths)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert cli.main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+def test_cuda_arch_must_be_a_compute_capability(capsys):
+    from fastinit import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["warmup", "--cuda-arch", "9.0"])
+    assert "80 for 8.0" in capsys.readouterr().err
