@@ -23,7 +23,8 @@ from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, arrays
 SHAPE = (1001, 257)
 FAMILIES = [("raw", Raw(), np.uint32), ("bernoulli", Bernoulli(0.3), np.uint8),
             ("uniform", Uniform(-1, 2), np.float32), ("normal", Normal(0.5, 2), np.float16),
-            ("truncnorm", TruncatedNormal(0, 0.02, -2, 2), np.float32),
+            ("truncnorm", TruncatedNormal(0, 1, -2, 2), np.float32),
+            ("truncnorm", TruncatedNormal(0, 1, 3, 12), np.float16),
             ("truncnorm", TruncatedNormal(0, 1, -1, 3), np.float64),
             ("constant", 0.1, np.float32)]
 LAYOUTS = {"contiguous": lambda a: a, "strided": lambda a: a.T[3:500:2]}

@@ -317,6 +317,93 @@ def truncnorm_std(u, pa, qb, mass):
 
 
 # ---------------------------------------------------------------------------
+# The truncated normal of 32-bit outputs: AS241's PPND7 in float32, evaluating only
+# the branch an element takes.
+
+_P7A = tuple(np.float32(c) for c in C.PPND7_A)
+_P7B = tuple(np.float32(c) for c in C.PPND7_B)
+_P7C = tuple(np.float32(c) for c in C.PPND7_C)
+_P7D = tuple(np.float32(c) for c in C.PPND7_D)
+_P7E = tuple(np.float32(c) for c in C.PPND7_E)
+_P7F = tuple(np.float32(c) for c in C.PPND7_F)
+_SPLIT1_32 = np.float32(C.AS241_SPLIT1)
+_SPLIT2_32 = np.float32(C.AS241_SPLIT2)
+_CONST1_32 = np.float32(C.AS241_CONST1)
+_CONST2_32 = np.float32(C.AS241_CONST2)
+_MANTISSA23 = np.uint64(0x7FFFFF)
+
+
+@device
+def _poly3(c, r):
+    """c[0] + c[1] r + c[2] r**2 + c[3] r**3, by Horner's rule."""
+    return mul(mul(mul(c[3], r) + c[2], r) + c[1], r) + c[0]
+
+
+@device
+def _poly2(c, r):
+    return mul(mul(c[2], r) + c[1], r) + c[0]
+
+
+@device
+def neglog32(p):
+    """-log(p) in float32 for a positive float64 p, subnormals included: p's binary
+    exponent k and the top 23 bits of its mantissa m, -(k ln2_hi + (log32(m) + k ln2_lo))."""
+    tiny = p < _TINY64
+    p = p * _P2P54_64 if tiny else p  # 2**54 p: exact
+    b = f64_to_u64(p)
+    k = np.int32(b >> np.uint64(52)) - (np.int32(1077) if tiny else np.int32(1023))
+    m = u32_to_f32(np.uint32((b >> np.uint64(29)) & _MANTISSA23) | np.uint32(0x3F800000))
+    dk = np.float32(k)
+    return -(mul(dk, _LN2_HI32) + (log32(m) + mul(dk, _LN2_LO32)))
+
+
+@device
+def ndtri_central32(q):
+    """PPND7's central branch, for ``q = p - 1/2`` in [-0.425, 0]."""
+    r = _CONST1_32 - mul(q, q)
+    return q * _poly3(_P7A, r) / _poly3(_P7B, r)
+
+
+@device
+def ndtri_tail32(p):
+    """PPND7's tail branches, for a float64 p below 0.075."""
+    s = np.float32(math.sqrt(neglog32(p)))
+    if s <= _SPLIT2_32:
+        near = s - _CONST2_32
+        return -(_poly3(_P7C, near) / _poly2(_P7D, near))
+    far = s - _SPLIT2_32
+    return -(_poly3(_P7E, far) / _poly2(_P7F, far))
+
+
+@device
+def ndtri_lower32(p):
+    """float32 z with Phi(z) = p, for a float64 p in (0, 1/2]: Wichura's PPND7 in
+    float32 (relative error below 4e-7). ``q = p - 1/2`` is taken in float64, so the
+    central branch keeps full relative precision near the median; the tails start from
+    ``-log(p)`` of the float64 ``p``. Only the branch taken is evaluated."""
+    q = np.float32(p - _HALF64)
+    return ndtri_central32(q) if q >= -_SPLIT1_32 else ndtri_tail32(p)
+
+
+@device
+def _mirrored(u, pa, qb, mass):
+    """(p, lower): the probability the truncated normal inverts for the open uniform u,
+    Phi(alpha) + u*mass on the lower half, else the mirrored 1 - Phi(beta) + (1-u)*mass."""
+    t = pa + mul(u, mass)
+    lower = t <= _HALF64
+    return (t if lower else qb + mul(_ONE64 - u, mass)), lower
+
+
+@device
+def truncnorm_std32(u, pa, qb, mass):
+    """``truncnorm_std`` for 32-bit outputs: the same mirrored float64 probabilities,
+    inverted by ``ndtri_lower32``; float32."""
+    p, lower = _mirrored(u, pa, qb, mass)
+    z = ndtri_lower32(p)
+    return z if lower else -z
+
+
+# ---------------------------------------------------------------------------
 # Rounding float32 to 16-bit formats, to nearest even (the result's bits).
 
 _ROUND_BF16 = np.uint32(0x7FFF)

@@ -162,5 +162,39 @@ static __device__ constexpr double AS241_F[8] = {
     0x1.31446f740b9ep-23,  // 1.421511758316446e-07
     0x1.269bff1f8c19p-49,  // 2.0442631033899397e-15
 };
+static __device__ constexpr float PPND7_A[4] = {
+    0x1.b18d9p+1f,  // 3.3871327179
+    0x1.937964p+5f,  // 50.434271938
+    0x1.3e951p+7f,  // 159.29113202
+    0x1.d8ep+5f,  // 59.10937472
+};
+static __device__ constexpr float PPND7_B[4] = {
+    0x1p+0f,  // 1.0
+    0x1.1e529ep+4f,  // 17.895169469
+    0x1.3b07f2p+6f,  // 78.757757664
+    0x1.0cc01p+6f,  // 67.1875636
+};
+static __device__ constexpr float PPND7_C[4] = {
+    0x1.6c6662p+0f,  // 1.4234372777
+    0x1.60df54p+1f,  // 2.75681539
+    0x1.4e85c2p+0f,  // 1.3067284816
+    0x1.5ca5dap-3f,  // 0.17023821103
+};
+static __device__ constexpr float PPND7_D[3] = {
+    0x1p+0f,  // 1.0
+    0x1.795848p-1f,  // 0.7370016425
+    0x1.ec62b8p-4f,  // 0.12021132975
+};
+static __device__ constexpr float PPND7_E[4] = {
+    0x1.aa1b1ep+2f,  // 6.657905115
+    0x1.8a65ap+1f,  // 3.081226386
+    0x1.b6f8aap-2f,  // 0.42868294337
+    0x1.1c0d82p-6f,  // 0.017337203997
+};
+static __device__ constexpr float PPND7_F[3] = {
+    0x1p+0f,  // 1.0
+    0x1.ef92a8p-3f,  // 0.24197894225
+    0x1.91ad42p-7f,  // 0.012258202635
+};
 
 }  // namespace fastinit

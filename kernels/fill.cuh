@@ -171,7 +171,8 @@ struct normal64 {
   }
 };
 
-// Computed in float64, rounded to float32, then clipped to float32 limits.
+// z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then clipped to
+// float32 limits.
 struct truncnorm32 {
   static constexpr int E = elements_per_block::truncnorm32;
   using value = float;
@@ -181,7 +182,8 @@ struct truncnorm32 {
       : pa(p.v[0]), qb(p.v[1]), mass(p.v[2]), mean(p.v[3]), stddev(p.v[4]),
         bot(static_cast<float>(p.v[5])), top(static_cast<float>(p.v[6])) {}
   __device__ value one(double u) const {
-    return clip(static_cast<float>(mean + stddev * truncnorm_std(u, pa, qb, mass)), bot, top);
+    const double z = static_cast<double>(truncnorm_std32(u, pa, qb, mass));
+    return clip(static_cast<float>(mean + stddev * z), bot, top);
   }
   __device__ void emit(uint4 w, value v[E]) const {
     v[0] = one(u01_open32(w.x));

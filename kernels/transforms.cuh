@@ -190,6 +190,52 @@ __device__ __forceinline__ double truncnorm_std(double u, double pa, double qb, 
   return lower ? z : -z;
 }
 
+// --- the truncated normal of 32-bit outputs: AS241's PPND7 in float32 ----------------------
+
+__device__ __forceinline__ float poly3(const float* c, float r) {
+  return ((c[3] * r + c[2]) * r + c[1]) * r + c[0];
+}
+
+__device__ __forceinline__ float poly2(const float* c, float r) {
+  return (c[2] * r + c[1]) * r + c[0];
+}
+
+// -log(p) in float32 for a positive float64 p, subnormals included: p's binary exponent k and
+// the top 23 bits of its mantissa m, -(k ln2_hi + (log32(m) + k ln2_lo)).
+__device__ __forceinline__ float neglog32(double p) {
+  const bool tiny = p < 0x1p-1022;
+  p = tiny ? p * 0x1p54 : p;
+  const unsigned long long b = static_cast<unsigned long long>(__double_as_longlong(p));
+  const int k = static_cast<int>(b >> 52) - (tiny ? 1077 : 1023);
+  const float m = __uint_as_float(static_cast<unsigned int>((b >> 29) & 0x7FFFFFull) | 0x3F800000u);
+  const float dk = static_cast<float>(k);
+  return -(dk * LOG_LN2_HI32 + (log32(m) + dk * LOG_LN2_LO32));
+}
+
+// float32 z with Phi(z) = p, for a float64 p in (0, 1/2]; only the branch taken is evaluated.
+__device__ __forceinline__ float ndtri_lower32(double p) {
+  const float q = static_cast<float>(p - 0.5);
+  if (q >= -static_cast<float>(AS241_SPLIT1)) {
+    const float r = static_cast<float>(AS241_CONST1) - q * q;
+    return q * poly3(PPND7_A, r) / poly3(PPND7_B, r);
+  }
+  const float s = sqrtf(neglog32(p));
+  if (s <= static_cast<float>(AS241_SPLIT2)) {
+    const float near = s - static_cast<float>(AS241_CONST2);
+    return -(poly3(PPND7_C, near) / poly2(PPND7_D, near));
+  }
+  const float far = s - static_cast<float>(AS241_SPLIT2);
+  return -(poly3(PPND7_E, far) / poly2(PPND7_F, far));
+}
+
+// truncnorm_std for 32-bit outputs: the same mirrored float64 probabilities, float32 z.
+__device__ __forceinline__ float truncnorm_std32(double u, double pa, double qb, double mass) {
+  const double t = pa + u * mass;
+  const bool lower = t <= 0.5;
+  const float z = ndtri_lower32(lower ? t : qb + (1.0 - u) * mass);
+  return lower ? z : -z;
+}
+
 // min(max(v, lo), hi) as Numba's builtins compute it: max keeps its first argument unless the
 // second compares greater, min unless the second compares less (so NaN passes through).
 template <class T>

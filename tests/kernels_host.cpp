@@ -237,6 +237,19 @@ void fastinit_truncnorm_std(const double* u, double pa, double qb, double mass, 
   for (long long i = 0; i < n; ++i) z[i] = truncnorm_std(u[i], pa, qb, mass);
 }
 
+void fastinit_neglog32(const double* p, float* y, long long n) {
+  for (long long i = 0; i < n; ++i) y[i] = neglog32(p[i]);
+}
+
+void fastinit_ndtri_lower32(const double* p, float* z, long long n) {
+  for (long long i = 0; i < n; ++i) z[i] = ndtri_lower32(p[i]);
+}
+
+void fastinit_truncnorm_std32(const double* u, double pa, double qb, double mass, float* z,
+                              long long n) {
+  for (long long i = 0; i < n; ++i) z[i] = truncnorm_std32(u[i], pa, qb, mass);
+}
+
 void fastinit_bf16_bits(const float* x, unsigned short* h, long long n) {
   for (long long i = 0; i < n; ++i) h[i] = bf16_bits(x[i]);
 }

@@ -308,6 +308,60 @@ def truncnorm_std(u, pa, qb, mass):
 
 
 # ---------------------------------------------------------------------------
+# The truncated normal of 32-bit outputs: Wichura's PPND7 in float32.
+
+_P7 = {name: tuple(_F32(c) for c in getattr(C, f"PPND7_{name}")) for name in "ABCDEF"}
+
+
+def _poly(c, r):
+    """c[0] + c[1] r + ... by Horner's rule, in r's precision."""
+    acc = c[-1]
+    for coefficient in reversed(c[:-1]):
+        acc = acc * r + coefficient
+    return acc
+
+
+def neglog32(p):
+    """-log(p) in float32 for positive float64 p: the binary exponent k and the top 23
+    mantissa bits m of p, -(k ln2_hi + (log32(m) + k ln2_lo))."""
+    p = np.asarray(p, np.float64)
+    tiny = p < _TINY64
+    p = np.where(tiny, p * _P2P54_64, p)
+    b = p.view(np.uint64)
+    k = (b >> _U52).astype(np.int32) - np.where(tiny, np.int32(1077), np.int32(1023))
+    m = (((b >> np.uint64(29)) & np.uint64(0x7FFFFF)).astype(np.uint32)
+         | np.uint32(0x3F800000)).view(np.float32)
+    dk = k.astype(np.float32)
+    return -(dk * _LN2_HI32 + (log32(m) + dk * _LN2_LO32))
+
+
+def ndtri_lower32(p):
+    """float32 z with Phi(z) = p, for float64 p in (0, 1/2]."""
+    p = np.asarray(p, np.float64)
+    q = (p - _HALF64).astype(np.float32)
+    central = q >= -_F32(C.AS241_SPLIT1)
+    r = _F32(C.AS241_CONST1) - q * q
+    z_central = q * _poly(_P7["A"], r) / _poly(_P7["B"], r)
+    s = np.sqrt(neglog32(np.where(central, _HALF64, p)))
+    near = s <= _F32(C.AS241_SPLIT2)
+    sn = s - _F32(C.AS241_CONST2)
+    sf = s - _F32(C.AS241_SPLIT2)
+    z_near = -(_poly(_P7["C"], sn) / _poly(_P7["D"], sn))
+    z_far = -(_poly(_P7["E"], sf) / _poly(_P7["F"], sf))
+    return np.where(central, z_central, np.where(near, z_near, z_far))
+
+
+def truncnorm_std32(u, pa, qb, mass):
+    """``truncnorm_std`` of 32-bit outputs: the same mirrored float64 probabilities, a
+    float32 z from ``ndtri_lower32``."""
+    t = pa + u * mass
+    lower = t <= _HALF64
+    t_up = qb + (_ONE64 - u) * mass
+    return np.where(lower, ndtri_lower32(np.where(lower, t, _HALF64)),
+                    -ndtri_lower32(np.where(lower, _HALF64, t_up)))
+
+
+# ---------------------------------------------------------------------------
 # float32 to 16-bit formats, round to nearest even (bits).
 
 _F16_MAX = np.uint32((127 + 16) << 23)
@@ -386,7 +440,7 @@ def values(rule, w):
         bot, top = _F32(params[5]), _F32(params[6])
         cols = []
         for x in (w0, w1, w2, w3):
-            v = mean + std * truncnorm_std(u01_open32(x), pa, qb, mass)
+            v = mean + std * truncnorm_std32(u01_open32(x), pa, qb, mass).astype(np.float64)
             cols.append(_clip(v.astype(np.float32), bot, top))
         return _interleave(*cols)
     if name == "truncnorm64":

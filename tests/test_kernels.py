@@ -109,6 +109,9 @@ SIGNATURES = {  # tests/kernels_host.cpp's entry points
     "fastinit_sincos_turn53": [_P, _P, _P, _N],
     "fastinit_ndtri_lower": [_P, _P, _N],
     "fastinit_truncnorm_std": [_P, _D, _D, _D, _P, _N],
+    "fastinit_neglog32": [_P, _P, _N],
+    "fastinit_ndtri_lower32": [_P, _P, _N],
+    "fastinit_truncnorm_std32": [_P, _D, _D, _D, _P, _N],
     "fastinit_bf16_bits": [_P, _P, _N],
     "fastinit_f16_bits": [_P, _P, _N],
     "fastinit_uniforms": [_P] * 9 + [_N],
@@ -566,10 +569,26 @@ def test_inverse_normal_cdf_matches_core(host):
     u = np.concatenate([[2.0**-53, 2.0**-33, 0.5, 1 - 2.0**-33, 1 - 2.0**-53],
                         RNG.uniform(0, 1, 300)])
     for dist in (TruncatedNormal(0, 1, 3, 10), TruncatedNormal(0, 1, -math.inf, -9),
-                 TruncatedNormal(0, 0.002, -2, 2)):
+                 TruncatedNormal(0, 1, -8, 8)):
         pa, qb, mass = rule_for(dist, "float64").params[:3]
         got = host.transform("truncnorm_std", [(np.float64, 1)], u, scalars=(pa, qb, mass))[0]
         assert_same_bits(got, np.array([core.truncnorm_std(x, pa, qb, mass) for x in u]))
+        got = host.transform("truncnorm_std32", [(np.float32, 1)], u, scalars=(pa, qb, mass))[0]
+        assert_same_bits(got, np.array([core.truncnorm_std32(x, pa, qb, mass) for x in u],
+                                       np.float32))
+
+
+def test_inverse_normal_cdf_of_32_bit_outputs_matches_core(host):
+    """PPND7's three branches and their edges, and -log p down to subnormal p."""
+    p = np.concatenate([
+        np.array([5e-324, 1e-310, 2.0**-1022, 1e-300, 1e-40, 1e-20, math.exp(-25) * 0.999,
+                  math.exp(-25), math.exp(-25) * 1.001, 0.075 - 1e-9, 0.075, 0.075 + 1e-9,
+                  0.3, 0.5 - 1e-12, 0.5]),
+        10.0 ** RNG.uniform(-320, math.log10(0.5), 500), RNG.uniform(0.05, 0.5, 500)])
+    assert_same_bits(host.transform("neglog32", [(np.float32, 1)], p)[0],
+                     np.array(core_map(core.neglog32, p), np.float32))
+    assert_same_bits(host.transform("ndtri_lower32", [(np.float32, 1)], p)[0],
+                     np.array(core_map(core.ndtri_lower32, p), np.float32))
 
 
 def test_rounding_to_16_bits_matches_core(host):
@@ -599,7 +618,7 @@ def test_constants_header_literals_are_exact():
     """Each hex literal is the Python value beside it: rounded to float32 once (np.float32,
     as fastinit.core does) where it has an f suffix, else the double itself."""
     literals = re.findall(r"(-?0x[0-9a-f.]+p[-+]\d+)(f?)[,;]  // (\S+)", cuda_header())
-    assert len(literals) == 104
+    assert len(literals) == 126
     for literal, suffix, value in literals:
         exact = np.float32(float(value)) if suffix else float(value)
         assert float.fromhex(literal) == exact, literal

@@ -117,11 +117,17 @@ def _truncnorm(p, u):
 
 
 @device
+def _truncnorm32(p, w):
+    z = np.float64(core.truncnorm_std32(core.u01_open32(w), p.pa, p.qb, p.mass))
+    return _clip(np.float32(p.mean + mul(p.std, z)), p.bot, p.top)
+
+
+@device
 def _emit_truncnorm32(p, w0, w1, w2, w3, vals, e):
-    vals[e] = _clip(np.float32(_truncnorm(p, core.u01_open32(w0))), p.bot, p.top)
-    vals[e + 1] = _clip(np.float32(_truncnorm(p, core.u01_open32(w1))), p.bot, p.top)
-    vals[e + 2] = _clip(np.float32(_truncnorm(p, core.u01_open32(w2))), p.bot, p.top)
-    vals[e + 3] = _clip(np.float32(_truncnorm(p, core.u01_open32(w3))), p.bot, p.top)
+    vals[e] = _truncnorm32(p, w0)
+    vals[e + 1] = _truncnorm32(p, w1)
+    vals[e + 2] = _truncnorm32(p, w2)
+    vals[e + 3] = _truncnorm32(p, w3)
 
 
 @device
