@@ -74,6 +74,23 @@ def numpy_dtype(name):
     return np.dtype(name)
 
 
+def empty(shape, name, device):
+    """An uninitialized array of fastinit dtype ``name`` on ``device`` ("cpu": numpy,
+    "cuda[:N]": CuPy, on device N, 0 for "cuda")."""
+    if device == "cpu":
+        return np.empty(shape, numpy_dtype(name))
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(f"device={device!r} allocates CuPy arrays: install "
+                           "fastinit[cuda12] or fastinit[cuda13], or pass out=") from None
+    if name == "bfloat16":
+        raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
+                        "Generator.fill or out=")
+    with cupy.cuda.Device(int(device.partition(":")[2] or 0)):
+        return cupy.empty(shape, numpy_dtype(name))
+
+
 class Generator:
     """A Philox4x32-10 stream: ``seed`` is the key, ``stream`` the counter's high half.
 
@@ -154,24 +171,9 @@ class Generator:
                 raise ValueError(f"size {size} does not match out's shape {arrays.shape_of(out)}")
             return self.fill(out, dist)
         shape = () if size is None else tuple(int(s) for s in np.atleast_1d(size))
-        result = self._empty(shape, dtype_name_of(dtype))
+        result = empty(shape, dtype_name_of(dtype), self._device)
         self.fill(result, dist)
         return result[()] if size is None and self._device == "cpu" else result
-
-    def _empty(self, shape, name):
-        if self._device == "cpu":
-            return np.empty(shape, numpy_dtype(name))
-        try:
-            import cupy
-        except ImportError:
-            raise RuntimeError(f"Generator(device={self._device!r}) allocates CuPy arrays: "
-                               "install fastinit[cuda12] or fastinit[cuda13], or pass "
-                               "out=") from None
-        if name == "bfloat16":
-            raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
-                            "Generator.fill or out=")
-        with cupy.cuda.Device(int(self._device.partition(":")[2] or 0)):
-            return cupy.empty(shape, numpy_dtype(name))
 
     def random_raw(self, size=None, out=None):
         """uint32 words of the stream, in order."""
