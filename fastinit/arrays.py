@@ -13,15 +13,22 @@ zero-copy (numpy for host memory; CuPy, else torch, for CUDA memory) and filled 
 Any layout works: C or Fortran order, strided, offset and negative-stride views.
 Element ``i`` of the logical C-order index always gets value ``i`` of the stream;
 memory outside the view is never touched.
+
+A C-contiguous destination can also hold a sub-box of a larger logical tensor (a chunk
+of a Dask array): ``fill_box`` writes each of its elements the value of its index in
+the whole, in one backend call however many rows the box cuts.
 """
 
 import ctypes
+import dataclasses
 import importlib
+import operator
 import sys
 
 import numpy as np
 
-from .backends import MAX_DIMS, STORAGE, DeviceView, cpu
+from .backends import FAMILY_RULES, MAX_DIMS, STORAGE, DeviceView, cpu, run_table
+from .backends.rules import row_params
 
 _NUMPY_NAMES = {
     np.dtype(np.float16): "float16",
@@ -391,6 +398,80 @@ def fill_many(dtype, table, device=None, stream=0, backend=None):
         cpu.fill_many(dtype, table)
     else:
         _gpu_backend(backend).fill_many(device, stream, dtype, table)
+
+
+def box_runs(offset, box, shape):
+    """The sub-box ``box`` (a shape) at multi-index ``offset`` of a C-order tensor of
+    ``shape`` as runs of consecutive logical indices: ``(starts, n)``, the first index
+    of each run, in the box's own C order, and the length every run has. The trailing
+    dimensions the box spans whole, and the one before them, make one run, so a box of
+    whole rows is a single run and an (r, c) box cutting rows of a matrix is r runs of
+    c. A ValueError if the box is not inside the tensor."""
+    offset = tuple(operator.index(o) for o in offset)
+    box = tuple(operator.index(b) for b in box)
+    shape = tuple(operator.index(s) for s in shape)
+    if not len(offset) == len(box) == len(shape):
+        raise ValueError(f"offset {offset}, box {box} and shape {shape} must have the same "
+                         "number of dimensions")
+    if any(o < 0 or b < 0 or o + b > s for o, b, s in zip(offset, box, shape)):
+        raise ValueError(f"a box {box} at offset {offset} is not inside a tensor of shape "
+                         f"{shape}")
+    whole = len(shape)
+    while whole > 0 and box[whole - 1] == shape[whole - 1]:
+        whole -= 1
+    lead = max(whole - 1, 0)  # dimensions that index the runs
+    strides = [int(np.prod(shape[d + 1:], dtype=np.int64)) for d in range(len(shape))]
+    starts = np.array([sum(o * s for o, s in zip(offset, strides))], np.int64)
+    for d in range(lead):
+        starts = (starts[:, None] + np.arange(box[d], dtype=np.int64) * strides[d]).ravel()
+    return starts, int(np.prod(box[lead:], dtype=np.int64))
+
+
+def fill_box(out, rule, dtype, seed, stream, block0, offset, shape, backend=None):
+    """Fill the C-contiguous ``out`` in place with the box at multi-index ``offset`` of
+    a logical C-order tensor of ``shape``: element ``j`` of ``out`` gets the tensor's
+    element ``offset + j``, the value ``fill`` gives logical index
+    ``ravel_multi_index(offset + j, shape)``. The box goes as its runs (``box_runs``) in
+    one backend call: one pass of the CPU kernel over every run; on a GPU one
+    multi-tensor launch over a table of the runs for the rules ``fill_many`` knows
+    (uniform, normal, truncated normal), one launch per run for others. ``backend`` as
+    in ``fill``."""
+    native = _native(out)
+    starts, n = box_runs(offset, shape_of(native), shape)
+    if n * len(starts) == 0:
+        return out
+    if len(starts) == 1:  # a plain fill
+        if not _c_contiguous(native, dtype):
+            raise ValueError("out must be C-contiguous")
+        return fill(out, rule, dtype, seed, stream, block0, int(starts[0]), backend)
+    if is_device_array(native):
+        module = _gpu_backend(backend)
+        view = device_view(native, dtype)
+        if view.shape:
+            raise ValueError("out must be C-contiguous")
+        itemsize = np.dtype(STORAGE[dtype]).itemsize
+        rules = FAMILY_RULES.get(dtype, ())
+        if rule.name in rules:
+            table = run_table(view.ptr, itemsize, starts, n, seed, stream, block0,
+                              row_params(rule), rules.index(rule.name))
+            module.fill_many(view.device, view.stream, dtype, table)
+            return out
+        for r, start in enumerate(starts):
+            run = dataclasses.replace(view, ptr=view.ptr + r * n * itemsize, size=n, high=n - 1)
+            module.fill(run, rule, seed, stream, block0, int(start))
+        return out
+    _check_host_backend(backend)
+    arr = _as_numpy_storage(native, dtype)
+    if not arr.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    cpu.fill_runs(arr.reshape(-1), starts, rule, dtype, seed, stream, block0)
+    return out
+
+
+def _c_contiguous(native, dtype):
+    if is_device_array(native):
+        return not device_view(native, dtype).shape
+    return _as_numpy_storage(native, dtype).flags.c_contiguous
 
 
 def constant_bits(dtype, value):

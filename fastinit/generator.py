@@ -74,27 +74,33 @@ def numpy_dtype(name):
     return np.dtype(name)
 
 
-class Generator:
-    """A Philox4x32-10 stream: ``seed`` is the key, ``stream`` the counter's high half.
+def empty(shape, name, device):
+    """An uninitialized array of fastinit dtype ``name`` on ``device`` ("cpu": numpy,
+    "cuda[:N]": CuPy, on device N, 0 for "cuda")."""
+    if device == "cpu":
+        return np.empty(shape, numpy_dtype(name))
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(f"device={device!r} allocates CuPy arrays: install "
+                           "fastinit[cuda12] or fastinit[cuda13], or pass out=") from None
+    if name == "bfloat16":
+        raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
+                        "Generator.fill or out=")
+    with cupy.cuda.Device(int(device.partition(":")[2] or 0)):
+        return cupy.empty(shape, numpy_dtype(name))
 
-    ``device`` is where the methods allocate results when no ``out`` is given: "cpu"
-    (numpy arrays) or "cuda"/"cuda:N" (CuPy arrays, like ``cupy.random.Generator``).
-    ``backend`` ("cpu", "cupy", "numba_cuda"; None picks the fastest available for the
-    destination's memory) is what fills. Neither changes a value: the same seed gives
-    the same bits on every device and backend.
 
-    >>> g = fastinit.Generator(seed=42)
-    >>> w = g.normal(0.0, 0.02, size=(1024, 1024), dtype="float32")
-    >>> g.uniform(-1, 1, out=np.empty(10, np.float16))
-    >>> fastinit.Generator(seed=42, device="cuda").normal(size=(1024, 1024))  # a CuPy array
-    """
+class StreamPosition:
+    """A Philox4x32-10 stream ``(seed, stream)``, a position in it, and the device draws
+    go to: what ``Generator`` and ``fastinit.dask.Generator`` share. A draw of ``n``
+    elements by a rule starts at the position and moves it past its blocks."""
 
-    def __init__(self, seed=0, stream=0, *, device="cpu", backend=None):
+    def __init__(self, seed=0, stream=0, *, device="cpu"):
         self._seed = _check_u64("seed", seed)
         self._stream = _check_u64("stream", stream)
         self._block = 0
         self._device = _check_device(device)
-        self._backend = _check_backend(backend)
 
     @property
     def seed(self):
@@ -110,14 +116,40 @@ class Generator:
         return self._device
 
     @property
-    def backend(self):
-        """The backend fills use unless a call names one (None: the fastest for the memory)."""
-        return self._backend
-
-    @property
     def offset(self):
         """Position in the stream, in 4-word Philox blocks."""
         return self._block
+
+    def _advance(self, rule, numel):
+        """Move past a draw of ``numel`` elements by ``rule``; return where it starts."""
+        block0 = self._block
+        self._block = (block0 + blocks_for(rule, numel)) % _U64
+        return block0
+
+
+class Generator(StreamPosition):
+    """A Philox4x32-10 stream: ``seed`` is the key, ``stream`` the counter's high half.
+
+    ``device`` is where the methods allocate results when no ``out`` is given: "cpu"
+    (numpy arrays) or "cuda"/"cuda:N" (CuPy arrays, like ``cupy.random.Generator``).
+    ``backend`` ("cpu", "cupy", "numba_cuda"; None picks the fastest available for the
+    destination's memory) is what fills. Neither changes a value: the same seed gives
+    the same bits on every device and backend.
+
+    >>> g = fastinit.Generator(seed=42)
+    >>> w = g.normal(0.0, 0.02, size=(1024, 1024), dtype="float32")
+    >>> g.uniform(-1, 1, out=np.empty(10, np.float16))
+    >>> fastinit.Generator(seed=42, device="cuda").normal(size=(1024, 1024))  # a CuPy array
+    """
+
+    def __init__(self, seed=0, stream=0, *, device="cpu", backend=None):
+        super().__init__(seed, stream, device=device)
+        self._backend = _check_backend(backend)
+
+    @property
+    def backend(self):
+        """The backend fills use unless a call names one (None: the fastest for the memory)."""
+        return self._backend
 
     def __repr__(self):
         extra = "" if self._device == "cpu" else f", device={self._device!r}"
@@ -145,7 +177,7 @@ class Generator:
                              f"{numel} elements")
         arrays.fill(out, rule, dtype, self._seed, self._stream, self._block, start,
                     _check_backend(backend) or self._backend)
-        self._block = (self._block + blocks_for(rule, numel)) % _U64
+        self._advance(rule, numel)
         return out
 
     def _draw(self, dist, size, dtype, out):
@@ -154,24 +186,9 @@ class Generator:
                 raise ValueError(f"size {size} does not match out's shape {arrays.shape_of(out)}")
             return self.fill(out, dist)
         shape = () if size is None else tuple(int(s) for s in np.atleast_1d(size))
-        result = self._empty(shape, dtype_name_of(dtype))
+        result = empty(shape, dtype_name_of(dtype), self._device)
         self.fill(result, dist)
         return result[()] if size is None and self._device == "cpu" else result
-
-    def _empty(self, shape, name):
-        if self._device == "cpu":
-            return np.empty(shape, numpy_dtype(name))
-        try:
-            import cupy
-        except ImportError:
-            raise RuntimeError(f"Generator(device={self._device!r}) allocates CuPy arrays: "
-                               "install fastinit[cuda12] or fastinit[cuda13], or pass "
-                               "out=") from None
-        if name == "bfloat16":
-            raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
-                            "Generator.fill or out=")
-        with cupy.cuda.Device(int(self._device.partition(":")[2] or 0)):
-            return cupy.empty(shape, numpy_dtype(name))
 
     def random_raw(self, size=None, out=None):
         """uint32 words of the stream, in order."""

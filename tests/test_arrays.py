@@ -255,6 +255,10 @@ class _HostBackend:
         cpu.fill(self._span(view), -view.low, view.shape, view.strides, rule, view.dtype,
                  seed, stream, block0, start, view.size)
 
+    def fill_many(self, device, stream, dtype, table):
+        self.views.append(("fill_many", device, stream, len(table)))
+        cpu.fill_many(dtype, table)
+
     def fill_constant(self, view, bits):
         self.views.append(view)
         span = self._span(view)
@@ -402,3 +406,117 @@ def test_importing_fastinit_imports_neither_ml_dtypes_nor_torch():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, timeout=600).stdout.split("\n")
     assert out[:2] == ["[]", "bfloat16 True"]
+
+
+# --- boxes: a chunk of a larger tensor --------------------------------------------------
+
+from fastinit.distributions import Bernoulli, rule_for  # noqa: E402
+from fastinit.generator import numpy_dtype  # noqa: E402
+
+
+@pytest.mark.parametrize("offset, box, shape, starts, n", [
+    ((), (), (), [0], 1),                                   # a scalar
+    ((0, 0), (4, 5), (4, 5), [0], 20),                      # the whole tensor
+    ((1, 0, 0), (2, 6, 7), (5, 6, 7), [42], 84),            # whole rows: one run
+    ((1, 2, 0), (2, 3, 7), (5, 6, 7), [56, 98], 21),        # rows of whole trailing planes
+    ((1, 2, 3), (2, 3, 4), (5, 6, 7), [59, 66, 73, 101, 108, 115], 4),
+    ((0, 3), (4, 1), (4, 5), [3, 8, 13, 18], 1),            # a column
+    ((2, 0), (0, 5), (4, 5), [10], 0),                      # no elements
+])
+def test_box_runs_are_the_boxs_rows_with_whole_trailing_dimensions_merged(offset, box, shape,
+                                                                        starts, n):
+    got, length = arrays.box_runs(offset, box, shape)
+    assert (got.tolist(), length) == (starts, n)
+    flat = np.arange(int(np.prod(shape))).reshape(shape)
+    inside = flat[tuple(slice(o, o + b) for o, b in zip(offset, box))].reshape(-1)
+    runs = [s + k for s in got for k in range(length)] if length else []
+    assert runs == inside.tolist()
+
+
+@pytest.mark.parametrize("offset, box, shape", [
+    ((0,), (3,), (2,)), ((-1,), (1,), (2,)), ((1, 0), (1,), (2, 2)), ((0,), (-1,), (2,))])
+def test_boxes_outside_the_tensor_are_rejected(offset, box, shape):
+    with pytest.raises(ValueError):
+        arrays.box_runs(offset, box, shape)
+
+
+def _boxes(shape):
+    """(offset, box) of boxes of ``shape``: uneven, single rows and columns, whole
+    trailing dimensions, corners, empty."""
+    ndim = len(shape)
+    yield (0,) * ndim, shape
+    yield (1,) * ndim, tuple(s - 2 for s in shape)
+    yield (0,) * ndim, (1,) * ndim
+    yield tuple(s - 1 for s in shape), (1,) * ndim
+    yield (0,) * (ndim - 1) + (2,), shape[:-1] + (3,)
+    yield (1,) + (0,) * (ndim - 1), (shape[0] - 1,) + shape[1:]
+    if ndim > 1:
+        yield (1,) + (0,) * (ndim - 1), (1,) + shape[1:-1] + (1,)
+    yield (0,) * ndim, (0,) + shape[1:]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dist", [Normal(0.5, 2.0), Uniform(-1, 3)], ids=str)
+@pytest.mark.parametrize("shape", [(37,), (9, 13), (5, 6, 7), (3, 2, 4, 5)], ids=str)
+def test_a_box_gets_its_elements_of_the_whole_and_nothing_else_is_written(dtype, dist, shape):
+    """Every box of a tensor, filled alone into poisoned memory, equals that box of the
+    whole tensor's fill bit for bit, and the guard bands around it keep every byte."""
+    whole = fastinit.Generator(7, 3).fill(np.empty(shape, dtype), dist)
+    itemsize = np.dtype(dtype).itemsize
+    name = arrays.dtype_name(whole)
+    for offset, box in _boxes(shape):
+        size = int(np.prod(box))
+        raw = _poisoned((size + 16) * itemsize)
+        out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
+        arrays.fill_box(out, rule_for(dist, name), name, 7, 3, 0, offset, shape)
+        want = whole[tuple(slice(o, o + b) for o, b in zip(offset, box))]
+        assert out.tobytes() == want.tobytes(), (offset, box)
+        assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()
+
+
+def test_a_box_of_a_torch_tensor_and_after_the_generators_position():
+    shape, offset, box = (6, 10), (2, 3), (3, 4)
+    rule = rule_for(Normal(), "bfloat16")
+    whole = torch.empty(shape, dtype=torch.bfloat16)
+    arrays.fill(whole, rule, "bfloat16", 1, 2, 2**64 - 1, 0)
+    out = torch.empty(box, dtype=torch.bfloat16)
+    arrays.fill_box(out, rule, "bfloat16", 1, 2, 2**64 - 1, offset, shape)
+    assert torch.equal(out.view(torch.int16), whole[2:5, 3:7].contiguous().view(torch.int16))
+
+
+def test_boxes_that_cannot_be_filled_are_rejected_untouched():
+    rule = rule_for(Normal(), "float32")
+    base = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        arrays.fill_box(base[:, ::2], rule, "float32", 0, 0, 0, (0, 0), (8, 8))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        arrays.fill_box(base[:, :1], rule, "float32", 0, 0, 0, (0, 0), (8, 1))
+    with pytest.raises(ValueError, match="not inside"):
+        arrays.fill_box(base, rule, "float32", 0, 0, 0, (5, 0), (8, 8))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        arrays.fill_box(base, rule, "float32", 0, 0, 0, (0,), (8, 8))
+    assert not base.any()
+
+
+@pytest.mark.parametrize("dist, dtype", [(Normal(0.5, 2.0), np.float32),
+                                         (Uniform(-1, 3), np.float16),
+                                         (Bernoulli(0.3), np.uint8)], ids=str)
+def test_a_device_box_is_one_launch_over_a_table_of_its_runs(dist, dtype, host_backend):
+    """In device memory a box of several runs is one fill_many launch over a table of
+    the runs for the rules fill_many knows, else one launch per run; both write the
+    box of the whole and nothing around it. (Host memory posing as device memory.)"""
+    shape, offset, box = (7, 9, 5), (1, 2, 0), (4, 5, 3)
+    whole = fastinit.Generator(4).fill(np.empty(shape, dtype), dist)
+    itemsize = np.dtype(dtype).itemsize
+    size = int(np.prod(box))
+    raw = _poisoned((size + 16) * itemsize)
+    out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
+    name = arrays.dtype_name(out)
+    arrays.fill_box(HostAsDevice(out, stream=5), rule_for(dist, name), name, 4, 0, 0, offset,
+                    shape)
+    assert out.tobytes() == whole[1:5, 2:7, 0:3].tobytes()
+    assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()
+    if dtype is np.uint8:  # Bernoulli: no fill_many family
+        assert len(host_backend.views) == 20 and host_backend.views[0].size == 3
+    else:
+        assert host_backend.views == [("fill_many", 0, 5, 20)]

@@ -298,6 +298,27 @@ def test_each_kernel_compiles_once_per_machine(monkeypatch, tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_threads_storing_one_binary_together_all_succeed(tmp_path):
+    """Threads of one process that compile the same kernel at once (a Dask worker's
+    first chunks) each write their own partial file and replace the binary with it;
+    seen on an H200 as a FileNotFoundError when they shared the partial file's name."""
+    import concurrent.futures
+    import threading
+
+    path = tmp_path / "kernel.cubin"
+    start = threading.Barrier(8)
+
+    def store(k):
+        start.wait()
+        for _ in range(200):
+            cupy_backend._store(path, bytes([k]) * 4096)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(store, range(8)))
+    assert path.read_bytes() in {bytes([k]) * 4096 for k in range(8)}
+    assert not list(tmp_path.glob("*.partial"))
+
+
 @pytest.mark.parametrize("dist, dtype", CASES, ids=str)
 @pytest.mark.parametrize("view_of", [lambda a: a, _strided], ids=["contiguous", "strided"])
 def test_launches_write_the_cpu_backends_values(dist, dtype, view_of, emulated):

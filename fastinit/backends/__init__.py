@@ -10,7 +10,8 @@ Many destinations of one dtype go in one call, ``fill_many(dtype, table)`` (the 
 or ``fill_many(device, stream, dtype, table)`` (GPU backends): ``table`` is an
 ``ENTRY`` array, one row per destination, each contiguous and with its own stream,
 start and rule (of a ``FAMILIES`` member; ``FAMILY_RULES`` names the rule each family
-follows for each dtype) or a constant storage word.
+follows for each dtype) or a constant storage word. ``run_table`` builds one for runs of
+one stream laid end to end in memory: the pieces of a sub-box of a tensor.
 """
 
 from dataclasses import dataclass
@@ -78,3 +79,16 @@ FAMILY_RULES = {
     "float32": ("uniform32", "normal32", "truncnorm32"),
     "float64": ("uniform64", "normal64", "truncnorm64"),
 }
+
+
+def run_table(ptr, itemsize, starts, n, seed, stream, block0, params, family=0):
+    """An ``ENTRY`` table of runs laid end to end from address ``ptr``: run ``r``, the
+    ``n`` elements of ``itemsize`` bytes at ``ptr + r * n * itemsize``, holds logical
+    elements [starts[r], starts[r] + n) of stream (seed, stream) from Philox block
+    ``block0``, by the rule of ``family`` with parameter doubles ``params``."""
+    table = np.zeros(len(starts), ENTRY)
+    table["ptr"] = ptr + np.arange(len(starts), dtype=np.uint64) * np.uint64(n * itemsize)
+    table["n"], table["start"] = n, starts
+    table["seed"], table["stream"], table["block0"] = seed, stream, block0
+    table["family"], table["params"] = family, params
+    return table

@@ -36,7 +36,7 @@ from .. import core
 from .._bits import DEVICE, device
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from .._sources import DIGEST
-from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, word_type
+from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, run_table, word_type
 from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
@@ -117,10 +117,10 @@ def _scratch(proto, store):
 
 
 def _round(store, vals, words):
-    """A chunk's values rounded to their storage words."""
+    """Values rounded to their storage words."""
     if not _stored_as_is(type(store), vals.dtype):
         convert = CONVERT[_FORMATS[type(store)][0]]
-        for k in range(CHUNK):
+        for k in range(len(vals)):
             words[k] = convert(vals[k])
 
 
@@ -131,7 +131,7 @@ def _round_jit(store, vals, words):
     convert = CONVERT[_FORMATS[store.instance_class][0]]
 
     def round_chunk(store, vals, words):
-        for k in range(CHUNK):
+        for k in range(len(vals)):
             words[k] = convert(vals[k])
 
     return round_chunk
@@ -163,7 +163,6 @@ def _build(digest):
         ``_scratch(proto, store)``."""
         digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
         epb = _elements_per_block(proto)
-        nb = CHUNK // epb
         w0, w1, w2, w3, vals, words = scratch
         e = row_of(first, 0, lo)
         while e < len(table) and first[e] < hi:
@@ -177,17 +176,24 @@ def _build(digest):
             c_last = hi if hi < first[e + 1] else first[e + 1]  # functions to compile
             for c in range(c_first + own, c_last + own):
                 chunk0 = c * CHUNK
-                b0 = block0 + np.uint64(chunk0 // epb)
-                for j in range(nb):
+                a = chunk0 if chunk0 > start else start
+                z = chunk0 + CHUNK if chunk0 + CHUNK < end else end
+                # only the blocks [j0, j1) holding [a, z): a short row computes no more
+                # than it needs. Loops count from 0 over views, so LLVM still vectorizes.
+                j0 = (a - chunk0) // epb
+                j1 = (z - chunk0 + epb - 1) // epb
+                v0, v1, v2, v3 = w0[j0:j1], w1[j0:j1], w2[j0:j1], w3[j0:j1]
+                b0 = block0 + np.uint64(chunk0 // epb + j0)
+                for j in range(j1 - j0):
                     b = b0 + np.uint64(j)
-                    w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
+                    v0[j], v1[j], v2[j], v3[j] = core.philox4x32(
                         b & _MASK32, b >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
                         key & _MASK32, key >> _SHIFT32, PHILOX_ROUNDS)
-                for j in range(nb):
-                    _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
-                _round(store, vals, words)
-                _copy(row, words, chunk0 if chunk0 > start else start,
-                      chunk0 + CHUNK if chunk0 + CHUNK < end else end, chunk0)
+                some = vals[j0 * epb:j1 * epb]
+                for j in range(j1 - j0):
+                    _emit(p, v0[j], v1[j], v2[j], v3[j], some, j * epb)
+                _round(store, some, words[j0 * epb:j1 * epb])
+                _copy(row, words, a, z, chunk0)
             e += 1
 
     return kernel
@@ -279,11 +285,18 @@ def _rule_args(rule):
 
 def _fill_contiguous(out, rule, dtype, seed, stream, block0, start, parallel=True):
     """Elements [start, start + out.size) of the stream into the contiguous ``out``."""
+    fill_runs(out, (start,), rule, dtype, seed, stream, block0, parallel)
+
+
+def fill_runs(buf, starts, rule, dtype, seed, stream, block0, parallel=True):
+    """Write ``len(starts)`` runs of the stream into the contiguous ``buf``, end to end:
+    run ``r``, ``buf[r * m:(r + 1) * m]`` with ``m = buf.size // len(starts)``, gets
+    elements [starts[r], starts[r] + m). One pass of the kernel over every run (the
+    runs split over the threads), whatever their number and length."""
     params, proto = _rule_args(rule)
-    ptr = out.__array_interface__["data"][0]
-    row = np.array([(ptr, out.size, start, seed, stream, block0, 0, params, 0)], ENTRY)
-    first = np.array((0, _chunk_count(start, out.size)), np.int64)
-    _run(row, first, proto, STORE_MARKERS[dtype], parallel)
+    table = run_table(buf.__array_interface__["data"][0], buf.itemsize, starts,
+                      buf.size // len(starts), seed, stream, block0, params)
+    _run(table, _chunk_starts(table), proto, STORE_MARKERS[dtype], parallel)
 
 
 def _fill_view(view, slab, draw, start):

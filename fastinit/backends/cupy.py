@@ -29,6 +29,7 @@ CuPy's memory pool (stream-ordered: freed blocks are reused on that stream only)
 import functools
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -172,9 +173,11 @@ def cache_dir():
 
 
 def _store(path, data):
-    """``data`` to ``path`` atomically (a concurrent reader sees all of it or nothing)."""
+    """``data`` to ``path`` atomically (a concurrent reader sees all of it or nothing),
+    from any number of processes and threads at once (a Dask worker's threads compile
+    the same kernel together): each writer has its own partial file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     partial.write_bytes(data)
     os.replace(partial, path)
 
