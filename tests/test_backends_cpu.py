@@ -3,11 +3,13 @@ as plain Python (NUMBA_DISABLE_JIT=1), as the CUDA simulator will run it. The
 multi-tensor fill writes into each row of its table exactly what a fill of that row
 alone writes, and nothing else."""
 
+import concurrent.futures
 import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -182,3 +184,24 @@ def test_a_strided_view_gets_its_logical_elements_in_any_slabs(slab, parts, inde
     untouched = np.ones(storage.shape, bool)
     untouched[index] = False
     assert (storage[untouched] == 0xBEEF).all()
+
+
+def test_a_helper_that_has_not_started_is_not_waited_for(monkeypatch):
+    """On a busy machine a helper thread may start long after the calling thread has
+    done every run itself: the fill returns without waiting for it, and the helper,
+    once it runs, does nothing."""
+    blocker = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool.submit(blocker.wait)  # the pool's one thread is busy: no helper can start
+    monkeypatch.setattr(cpu, "_executor", lambda: pool)
+    ran, done = [], threading.Event()
+    caller = threading.Thread(target=lambda: (cpu._on_threads(2, lambda: ran.append(1)),
+                                              done.set()))
+    try:
+        caller.start()
+        assert done.wait(120), "the fill waited for a helper that had not started"
+        assert ran == [1]
+    finally:
+        blocker.set()
+        pool.shutdown()
+    assert ran == [1]

@@ -240,14 +240,18 @@ def _chunk_starts(table):
 
 
 def _on_threads(count, work):
-    """Run ``work()`` on ``count`` threads, the calling one included; return when every
-    one has returned (re-raising the first error)."""
+    """Run ``work()`` on up to ``count`` threads, the calling one included; return when
+    every one that started has returned (re-raising the first error). ``work`` takes
+    its tasks from a shared queue, so a helper that has not started by the time the
+    calling thread's ``work()`` returns would find none left: it is cancelled, not
+    waited for (on a busy machine, that wait is a time slice or more)."""
     helpers = [_executor().submit(work) for _ in range(count - 1)]
     try:
         work()
     finally:
-        concurrent.futures.wait(helpers)
-    for helper in helpers:
+        started = [helper for helper in helpers if not helper.cancel()]
+        concurrent.futures.wait(started)
+    for helper in started:
         helper.result()
 
 
