@@ -41,7 +41,10 @@ from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
-TASK_CHUNKS = 4  # a fill runs in parallel from twice this many chunks (32768 elements) up
+# A run's least size in chunks: a fill runs in parallel from twice this many (2^19
+# elements) up. Below that, handing a run to a second thread cost more than it saved on
+# a shared 2-core machine (bench/cpu_threads.py), and on a busy one it always does.
+TASK_CHUNKS = 64
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
