@@ -3,10 +3,11 @@
 A chunk is ``CHUNK`` consecutive logical elements, aligned to multiples of ``CHUNK``
 in the tensor's own index space. A fill lists its destinations' chunks end to end and
 splits them into runs; threads take runs. Inside a chunk the kernel computes the words
-of all the chunk's blocks in a loop LLVM vectorizes (lanes of independent counters),
-turns them into values in a second loop, rounds them to the storage format in a third
-and copies the ones it owns. What an element gets depends only on its index, never
-on the number of threads or on where a fill starts.
+of the blocks that make the elements it owns (all of the chunk's but at a row's ends:
+a small tensor draws only its own blocks) in a loop LLVM vectorizes (lanes of
+independent counters), turns them into values in a second loop, rounds them to the
+storage format in a third and copies them. What an element gets depends only on its
+index, never on the number of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.RULES``) and a store marker. Numba thus
@@ -119,34 +120,34 @@ def _scratch(proto, store):
     return (*words, vals, stored)
 
 
-def _round(store, vals, words):
-    """A chunk's values rounded to their storage words."""
+def _round(store, vals, words, count):
+    """A chunk's first ``count`` values rounded to their storage words."""
     if not _stored_as_is(type(store), vals.dtype):
         convert = CONVERT[_FORMATS[type(store)][0]]
-        for k in range(CHUNK):
+        for k in range(count):
             words[k] = convert(vals[k])
 
 
 @overload(_round, jit_options=DEVICE)
-def _round_jit(store, vals, words):
+def _round_jit(store, vals, words, count):
     if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
-        return lambda store, vals, words: None
+        return lambda store, vals, words, count: None
     convert = CONVERT[_FORMATS[store.instance_class][0]]
 
-    def round_chunk(store, vals, words):
-        for k in range(CHUNK):
+    def round_chunk(store, vals, words, count):
+        for k in range(count):
             words[k] = convert(vals[k])
 
     return round_chunk
 
 
 @device
-def _copy(row, words, a, b, chunk0):
-    """Elements [a, b) of the row's tensor, at words[a - chunk0:b - chunk0], to their
-    places at the row's address."""
+def _copy(row, words, a, b, held):
+    """Elements [a, b) of the row's tensor, at words[a - held:b - held] (words[0] holds
+    element ``held``), to their places at the row's address."""
     start = row["start"]
     dst = array_at(row["ptr"], row["n"], words.dtype)[a - start:b - start]
-    src = words[a - chunk0:b - chunk0]
+    src = words[a - held:b - held]
     for i in range(b - a):  # a loop over views: plain vector loads and stores
         dst[i] = src[i]
 
@@ -166,7 +167,6 @@ def _build(digest):
         ``_scratch(proto, store)``."""
         digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
         epb = _elements_per_block(proto)
-        nb = CHUNK // epb
         w0, w1, w2, w3, vals, words = scratch
         e = row_of(first, 0, lo)
         while e < len(table) and first[e] < hi:
@@ -180,17 +180,20 @@ def _build(digest):
             c_last = hi if hi < first[e + 1] else first[e + 1]  # functions to compile
             for c in range(c_first + own, c_last + own):
                 chunk0 = c * CHUNK
-                b0 = block0 + np.uint64(chunk0 // epb)
-                for j in range(nb):
-                    b = b0 + np.uint64(j)
+                a = chunk0 if chunk0 > start else start  # the chunk's elements [a, b)
+                b = chunk0 + CHUNK if chunk0 + CHUNK < end else end  # that are the row's
+                first_block = (a - chunk0) // epb  # they are made by `blocks` blocks
+                blocks = (b - chunk0 + epb - 1) // epb - first_block  # from this one
+                b0 = block0 + np.uint64(chunk0 // epb + first_block)
+                for j in range(blocks):
+                    bj = b0 + np.uint64(j)
                     w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
-                        b & _MASK32, b >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
+                        bj & _MASK32, bj >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
                         key & _MASK32, key >> _SHIFT32, PHILOX_ROUNDS)
-                for j in range(nb):
+                for j in range(blocks):
                     _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
-                _round(store, vals, words)
-                _copy(row, words, chunk0 if chunk0 > start else start,
-                      chunk0 + CHUNK if chunk0 + CHUNK < end else end, chunk0)
+                _round(store, vals, words, blocks * epb)
+                _copy(row, words, a, b, chunk0 + first_block * epb)
             e += 1
 
     return kernel
