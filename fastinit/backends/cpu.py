@@ -107,7 +107,7 @@ def _stored_as_is(store, precision):
     return conversion == "same" and np.dtype(precision) == np.dtype(word)
 
 
-def _scratch(proto, store):
+def _new_scratch(proto, store):
     """One thread's scratch for the kernel: a chunk's words (four arrays, one per word
     of a block), its values in the rule's precision, and its storage words (the values
     themselves where they are stored as they are). Allocated here, not in the kernel,
@@ -200,6 +200,43 @@ def _build(digest):
 
 
 _kernel = _build(DIGEST)
+_entries = {}  # (record type, store type) -> the kernel's compiled specialization
+
+
+def _compiled(table, first, proto, store, scratch):
+    """The kernel's specialization for these arguments' types, compiled (or loaded from
+    the disk cache) on first use, as a function Python calls directly: Numba's
+    dispatcher would type every argument again on every call (~1.5 us)."""
+    key = (type(proto), type(store))
+    entry = _entries.get(key)
+    if entry is None:
+        args = (table, first, proto, store, 0, 0, scratch)
+        _kernel(*args)  # compiles or loads it; chunks [0, 0) write nothing
+        entry = _entries[key] = _kernel if config.DISABLE_JIT else _kernel.get_overload(
+            tuple(_kernel.typeof_pyval(arg) for arg in args))
+    return entry
+
+
+class _ThreadState(threading.local):
+    """What a thread reuses from one fill to the next: a one-row table and its chunk
+    starts for single destinations, and the kernel's scratch per (rule, format)."""
+
+    def __init__(self):
+        self.row = np.zeros(1, ENTRY)
+        self.first = np.zeros(2, np.int64)
+        self.scratch = {}
+
+
+_state = _ThreadState()
+
+
+def _scratch(proto, store):
+    """This thread's ``_new_scratch(proto, store)``, allocated on its first use."""
+    key = (type(proto), type(store))
+    scratch = _state.scratch.get(key)
+    if scratch is None:
+        scratch = _state.scratch[key] = _new_scratch(proto, store)
+    return scratch
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -266,8 +303,10 @@ def _run(table, first, proto, store, parallel=True):
     threads (or this one only); returns when all are written."""
     total = int(first[-1])
     parts = _parts(total) if parallel else 1
+    scratch = _scratch(proto, store)
+    kernel = _compiled(table, first, proto, store, scratch)
     if parts == 1:
-        _kernel(table, first, proto, store, 0, total, _scratch(proto, store))
+        kernel(table, first, proto, store, 0, total, scratch)
         return
     bounds = [k * total // parts for k in range(parts + 1)]
     runs = iter(range(parts))  # shared: each thread takes the next run left
@@ -275,7 +314,7 @@ def _run(table, first, proto, store, parallel=True):
     def work():
         scratch = _scratch(proto, store)
         for k in runs:
-            _kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
+            kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
 
     _on_threads(min(get_num_threads(), parts), work)
 
@@ -287,13 +326,19 @@ def _rule_args(rule):
     return params, RULES[rule.name].from_row(params)
 
 
-def _fill_contiguous(out, rule, dtype, seed, stream, block0, start, parallel=True):
-    """Elements [start, start + out.size) of the stream into the contiguous ``out``."""
+def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
+    """Write elements [start, start + n) of the stream into the ``n`` contiguous
+    storage words of ``dtype`` at address ``ptr`` (on this thread only unless
+    ``parallel``)."""
     params, proto = _rule_args(rule)
-    ptr = out.__array_interface__["data"][0]
-    row = np.array([(ptr, out.size, start, seed, stream, block0, 0, params, 0)], ENTRY)
-    first = np.array((0, _chunk_count(start, out.size)), np.int64)
+    row, first = _state.row, _state.first
+    row[0] = (ptr, n, start, seed, stream, block0, 0, params, 0)
+    first[1] = _chunk_count(start, n)
     _run(row, first, proto, STORE_MARKERS[dtype], parallel)
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
 
 
 def _fill_view(view, slab, draw, start):
@@ -324,11 +369,13 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
     if n == 0:
         return
     if len(shape) == 0:
-        _fill_contiguous(buf[origin:origin + n], rule, dtype, seed, stream, block0, start)
+        fill_at(_address(buf) + origin * buf.itemsize, n, rule, dtype, seed, stream, block0,
+                start)
         return
 
     def draw(out, first):  # on one thread: the view's pieces are split over threads
-        _fill_contiguous(out, rule, dtype, seed, stream, block0, first, parallel=False)
+        fill_at(_address(out), out.size, rule, dtype, seed, stream, block0, first,
+                parallel=False)
 
     view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
                                            tuple(s * buf.itemsize for s in strides))
@@ -385,7 +432,7 @@ def warmup(rule, dtype):
     row = np.zeros(1, ENTRY)
     proto = RULES[rule].from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
-    _kernel(row, np.zeros(2, np.int64), proto, store, 0, 0, _scratch(proto, store))
+    _compiled(row, np.zeros(2, np.int64), proto, store, _scratch(proto, store))
 
 
 def cache_state():
