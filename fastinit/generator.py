@@ -129,21 +129,21 @@ class Generator:
         """Fill ``out`` in place with ``dist``; return ``out``.
 
         ``out`` is a numpy array, a torch tensor (CPU or CUDA), a CuPy array, or any
-        object with ``__cuda_array_interface__`` or ``__dlpack__``. ``backend`` ("cpu",
+        object with ``__cuda_array_interface__`` or ``__dlpack__`` (or the
+        ``arrays.Destination`` of one, read already). ``backend`` ("cpu",
         "cupy", "numba_cuda") overrides the generator's. With ``start`` and ``numel``,
         ``out`` holds elements [start, start + out.size) of a logical tensor of
         ``numel`` elements (a shard), and gets exactly those values of the whole;
         the generator then advances past the whole tensor.
         """
-        dtype = arrays.dtype_name(out)
-        rule = rule_for(dist, dtype)
-        size = int(np.prod(arrays.shape_of(out), dtype=np.int64))
+        dest = arrays.destination(out)
+        rule = rule_for(dist, arrays.dtype_name(dest))
         start = int(start)
-        numel = start + size if numel is None else int(numel)
-        if start < 0 or start + size > numel:
-            raise ValueError(f"elements [{start}, {start + size}) are not inside a tensor of "
-                             f"{numel} elements")
-        arrays.fill(out, rule, dtype, self._seed, self._stream, self._block, start,
+        numel = start + dest.size if numel is None else int(numel)
+        if start < 0 or start + dest.size > numel:
+            raise ValueError(f"elements [{start}, {start + dest.size}) are not inside a "
+                             f"tensor of {numel} elements")
+        arrays.fill(dest, rule, self._seed, self._stream, self._block, start,
                     _check_backend(backend) or self._backend)
         self._block = (self._block + blocks_for(rule, numel)) % _U64
         return out

@@ -367,6 +367,34 @@ def test_dlpack_objects_are_filled_in_place():
     assert arr.tobytes() == _contiguous((3, 5), np.float32, Uniform(), 2).tobytes()
 
 
+def test_a_destination_is_read_once_and_says_what_a_fill_needs():
+    """``arrays.destination`` reads a destination once: the object written, fastinit's
+    dtype name (None where no kernel writes it), shape, size, device and whether it is
+    a torch tensor. A ``Destination`` is its own, and an init call imports a DLPack-only
+    object once."""
+    t = torch.empty(3, 4, dtype=torch.bfloat16)
+    dest = arrays.destination(t)
+    assert dest.array is t and dest[1:] == ("bfloat16", (3, 4), 12, "cpu", True)
+    assert arrays.destination(dest) is dest
+    assert arrays.destination(torch.empty(2, device="meta"))[1:] == (
+        "float32", (2,), 2, "meta", True)
+    assert arrays.destination(np.empty((2, 0), np.int32))[1:] == (None, (2, 0), 0, "cpu", False)
+    with pytest.raises(TypeError, match="array dtype int32 is not supported"):
+        arrays.dtype_name(np.empty(2, np.int32))
+
+    imports = []
+
+    class Counted(OnlyDLPack):
+        def __dlpack__(self, **kwargs):
+            imports.append(kwargs)
+            return super().__dlpack__(**kwargs)
+
+    arr = np.zeros((3, 5), np.float32)
+    fastinit.init.normal_(Counted(arr), seed=2)
+    assert len(imports) == 1
+    assert arr.tobytes() == _contiguous((3, 5), np.float32, Normal(), 2).tobytes()
+
+
 @pytest.mark.parametrize("device", [1, 2], ids=["host", "cuda"])
 def test_read_only_dlpack_destinations_are_refused(device):
     """A DLPack 1.0 producer's read-only flag is honoured on the CUDA path too, where
