@@ -9,6 +9,8 @@ generator a call uses, keying a fresh one from torch's generators where torch's 
 decide (docs/stream.md, section 6).
 """
 
+import threading
+
 import numpy as np
 
 from . import arrays
@@ -222,6 +224,34 @@ def get_default_generator():
     return default_generator
 
 
+class _KeyWords(threading.local):
+    """This thread's one-element int64 tensor per device, that ``torch_key`` draws into:
+    allocating one per key cost more than the draw itself."""
+
+    def __init__(self):
+        self.by_device = {}
+
+
+_key_words = _KeyWords()
+
+
+def _key_word(device):
+    """A one-element int64 tensor on ``device``, this thread's own for that device. One
+    made in inference mode could not be written outside it later, so it is made
+    outside; one that is not a plain tensor on exactly ``device`` (made under a torch
+    mode, or "cuda" with no index, which names whatever device is current) serves one
+    draw only."""
+    key = str(device)
+    word = _key_words.by_device.get(key)
+    if word is None:
+        torch = arrays._torch()
+        with torch.inference_mode(False):
+            word = torch.empty((), dtype=torch.int64, device=device)
+        if type(word) is torch.Tensor and word.device == torch.device(device):
+            _key_words.by_device[key] = word
+    return word
+
+
 def torch_key(generator=None, device="cpu"):
     """A 64-bit key drawn by torch: one full-range int64 from the ``torch.Generator``
     ``generator`` on its own device, or with None from torch's default generator of
@@ -229,10 +259,9 @@ def torch_key(generator=None, device="cpu"):
     as an unsigned integer. The draw advances that generator as any one-element draw
     does; on a CUDA device it waits for the current stream, as the key comes back to the
     host."""
-    torch = arrays._torch()
     if generator is not None:
         device = generator.device
-    word = torch.empty((), dtype=torch.int64, device=device)
+    word = _key_word(device)
     return word.random_(-(1 << 63), None, generator=generator).item() % _U64
 
 
@@ -259,6 +288,6 @@ def resolve(generator=None, seed=None, destination=None):
     if generator is not None:
         raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
                         f"{type(generator).__name__}")
-    if arrays.is_torch_tensor(destination) and destination.device.type != "meta":
-        return Generator(torch_key(device=destination.device))
+    if arrays.is_torch_tensor(destination) and not destination.is_meta:
+        return Generator(torch_key(device="cpu" if destination.is_cpu else destination.device))
     return default_generator
