@@ -166,7 +166,8 @@ def destination(x):
     no fill takes."""
     if isinstance(x, Destination):
         return x
-    x = _native(x)
+    if not is_torch_tensor(x):
+        x = _native(x)
     if is_torch_tensor(x):
         return Destination(x, _torch_name(x.dtype), tuple(x.shape), x.numel(),
                            "cpu" if x.is_cpu else x.device.type, True)

@@ -298,10 +298,11 @@ def _on_threads(count, work):
         helper.result()
 
 
-def _run(table, first, proto, store, parallel=True):
-    """Every chunk of every row of ``table``, in runs over ``numba.get_num_threads()``
-    threads (or this one only); returns when all are written."""
-    total = int(first[-1])
+def _run(table, first, proto, store, parallel=True, total=None):
+    """Every chunk of every row of ``table`` (``total``, when given, is ``first[-1]``),
+    in runs over ``numba.get_num_threads()`` threads (or this one only); returns when
+    all are written."""
+    total = int(first[-1]) if total is None else total
     parts = _parts(total) if parallel else 1
     scratch = _scratch(proto, store)
     kernel = _compiled(table, first, proto, store, scratch)
@@ -333,8 +334,8 @@ def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
     params, proto = _rule_args(rule)
     row, first = _state.row, _state.first
     row[0] = (ptr, n, start, seed, stream, block0, 0, params, 0)
-    first[1] = _chunk_count(start, n)
-    _run(row, first, proto, STORE_MARKERS[dtype], parallel)
+    first[1] = chunks = _chunk_count(start, n)
+    _run(row, first, proto, STORE_MARKERS[dtype], parallel, chunks)
 
 
 def _address(array):
