@@ -327,12 +327,12 @@ def _run_device(device, args):
     results = bench.run(sizes, args.distributions, args.dtypes, quick=args.quick,
                         on_case=on_case, env=env, device=device,
                         on_note=lambda text: print(f"note: {text}", flush=True))
-    if device == "cpu":
-        results["small"] = _run_small(args, progress)
     if (device == "cpu" and any(map(bench.is_truncated, args.distributions))
             and 2 ** max(sizes) > bench.SCIPY_MAX_ELEMENTS):
         print(f"\nscipy truncnorm is skipped above {_size(bench.SCIPY_MAX_ELEMENTS)} elements "
               "(about 0.3 us per element)")
+    if device == "cpu":
+        results["small"] = _run_small(args, progress)
     if args.model != "none":
         results["models"] = _run_models(device, args, on_case)
     progress.clear()
