@@ -22,8 +22,10 @@ the whole, in one backend call however many rows the box cuts.
 import ctypes
 import dataclasses
 import importlib
+import math
 import operator
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
@@ -138,52 +140,87 @@ def _native(x):
                     f"__cuda_array_interface__ or __dlpack__, got {type(x).__name__}")
 
 
+class Destination(NamedTuple):
+    """A destination as a fill sees it, read once and carried through the call.
+
+    ``array`` is what fastinit writes: the destination itself, or the zero-copy import
+    of an object that only speaks DLPack. ``dtype`` is fastinit's name of its dtype
+    (None where no kernel writes it), ``shape`` and ``size`` its logical shape and
+    element count, ``device`` where its memory is ("cpu", "cuda", or torch's name of
+    another device, such as "meta"), ``is_torch`` whether it is a torch tensor.
+    """
+
+    array: object
+    dtype: object
+    shape: tuple
+    size: int
+    device: str
+    is_torch: bool
+
+
+_torch_names = {}  # torch dtype -> fastinit's name, or None
+
+
+def _torch_name(dtype):
+    if dtype not in _torch_names:
+        name = str(dtype).removeprefix("torch.")
+        _torch_names[dtype] = name if name in STORAGE else None
+    return _torch_names[dtype]
+
+
+def destination(x):
+    """The ``Destination`` of ``x`` (``x`` itself if it is one); a TypeError for what
+    no fill takes."""
+    if isinstance(x, Destination):
+        return x
+    if not is_torch_tensor(x):
+        x = _native(x)
+    if is_torch_tensor(x):
+        return Destination(x, _torch_name(x.dtype), tuple(x.shape), x.numel(),
+                           "cpu" if x.is_cpu else x.device.type, True)
+    if isinstance(x, np.ndarray):
+        return Destination(x, _numpy_name(x.dtype), x.shape, x.size, "cpu", False)
+    if is_cupy_array(x):
+        return Destination(x, _numpy_name(np.dtype(x.dtype)), tuple(x.shape), x.size, "cuda",
+                           False)
+    cai = x.__cuda_array_interface__
+    shape = tuple(int(s) for s in cai["shape"])
+    return Destination(x, _TYPESTR_NAMES.get(cai["typestr"]), shape, math.prod(shape),
+                       "cuda", False)
+
+
 def is_device_array(x):
     """Whether ``x`` lives in CUDA device memory."""
-    x = _native(x)
-    if is_torch_tensor(x):
-        return x.device.type == "cuda"
-    return not isinstance(x, np.ndarray)
+    return destination(x).device == "cuda"
 
 
 def dtype_name(x):
     """fastinit's name of the destination's dtype, or a TypeError."""
-    x = _native(x)
-    if is_torch_tensor(x):
-        name = str(x.dtype).removeprefix("torch.")
-        if name not in STORAGE:
-            raise TypeError(f"tensor dtype {x.dtype} is not supported; expected one of "
-                            + _SUPPORTED)
-        return name
+    dest = destination(x)
+    if dest.dtype is not None:
+        return dest.dtype
+    x = dest.array
+    if dest.is_torch:
+        raise TypeError(f"tensor dtype {x.dtype} is not supported; expected one of "
+                        + _SUPPORTED)
     if isinstance(x, np.ndarray) or is_cupy_array(x):
-        name = _numpy_name(np.dtype(x.dtype))
-        if name is None:
-            raise TypeError(f"array dtype {x.dtype} is not supported; expected one of "
-                            "float16, bfloat16 (ml_dtypes), float32, float64 "
-                            "(bool/uint8 masks, uint32 words)")
-        return name
-    typestr = x.__cuda_array_interface__["typestr"]
-    name = _TYPESTR_NAMES.get(typestr)
-    if name is None:
-        raise TypeError(f"__cuda_array_interface__ typestr {typestr!r} is not supported; "
-                        f"expected one of {', '.join(_TYPESTR_NAMES)}")
-    return name
+        raise TypeError(f"array dtype {x.dtype} is not supported; expected one of "
+                        "float16, bfloat16 (ml_dtypes), float32, float64 "
+                        "(bool/uint8 masks, uint32 words)")
+    raise TypeError(f"__cuda_array_interface__ typestr {x.__cuda_array_interface__['typestr']!r}"
+                    f" is not supported; expected one of {', '.join(_TYPESTR_NAMES)}")
 
 
 def has_fill_dtype(x):
     """Whether fastinit's kernels write ``x``'s dtype."""
-    try:
-        dtype_name(x)
-    except TypeError:
-        return False
-    return True
+    return destination(x).dtype is not None
 
 
 def indexable(x):
     """``x`` as an array with numpy-style indexing: numpy, torch and CuPy arrays as they
     are, DLPack objects imported, and a zero-copy CuPy view of any other
     ``__cuda_array_interface__`` object."""
-    x = _native(x)
+    x = destination(x).array
     if isinstance(x, np.ndarray) or is_torch_tensor(x) or is_cupy_array(x):
         return x
     import cupy
@@ -192,10 +229,7 @@ def indexable(x):
 
 
 def shape_of(x):
-    x = _native(x)
-    if not (isinstance(x, np.ndarray) or is_torch_tensor(x) or is_cupy_array(x)):
-        return tuple(int(s) for s in x.__cuda_array_interface__["shape"])
-    return tuple(int(s) for s in x.shape)
+    return destination(x).shape
 
 
 # --- layouts ---------------------------------------------------------------------------
@@ -257,11 +291,9 @@ def _check_torch(x):
 
 
 def _as_numpy_storage(x, name):
-    """A numpy view of x's memory, in the storage dtype the kernels write."""
+    """A numpy view of x's memory (a torch tensor already checked by ``_check_torch``),
+    in the storage dtype the kernels write."""
     if is_torch_tensor(x):
-        if x.device.type != "cpu":
-            raise ValueError(f"tensor is on {x.device}; fastinit fills CPU and CUDA tensors")
-        _check_torch(x)
         view = x.detach()
         if name in ("float16", "bfloat16"):
             view = view.view(_torch().int16)
@@ -368,25 +400,34 @@ def _check_host_backend(name):
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or None, got {name!r}")
 
 
-def fill(out, rule, dtype, seed, stream, block0, start=0, backend=None):
-    """Fill ``out`` in place with ``rule`` for (seed, stream) from Philox block
-    ``block0``; its first element is element ``start`` of the logical tensor.
-    ``backend`` names the backend (None: the CPU for host memory, the fastest GPU
-    backend available for device memory)."""
-    native = _native(out)
-    if is_device_array(native):
+def fill(out, rule, seed, stream, block0, start=0, backend=None):
+    """Fill ``out`` (a destination or its ``Destination``, of a dtype ``rule`` writes)
+    in place with ``rule`` for (seed, stream) from Philox block ``block0``; its first
+    element is element ``start`` of the logical tensor. ``backend`` names the backend
+    (None: the CPU for host memory, the fastest GPU backend available for device
+    memory)."""
+    dest = destination(out)
+    x, dtype = dest.array, dest.dtype
+    if dest.device == "cuda":
         module = _gpu_backend(backend)
-        view = device_view(native, dtype)
+        view = device_view(x, dtype)
         if view.size:
             module.fill(view, rule, seed, stream, block0, start)
-        return out
+        return
     _check_host_backend(backend)
-    arr = _as_numpy_storage(native, dtype)
-    if arr.size == 0:
-        return out
-    flat, origin, shape, strides = _layout(arr)
-    cpu.fill(flat, origin, shape, strides, rule, dtype, seed, stream, block0, start, arr.size)
-    return out
+    if dest.is_torch:
+        if dest.device != "cpu":
+            raise ValueError(f"tensor is on {x.device}; fastinit fills CPU and CUDA tensors")
+        _check_torch(x)
+        if x.is_contiguous():  # its address is all the kernel needs
+            if dest.size:
+                cpu.fill_at(x.data_ptr(), dest.size, rule, dtype, seed, stream, block0, start)
+            return
+    arr = _as_numpy_storage(x, dtype)
+    if arr.size:
+        flat, origin, shape, strides = _layout(arr)
+        cpu.fill(flat, origin, shape, strides, rule, dtype, seed, stream, block0, start,
+                 arr.size)
 
 
 def fill_many(dtype, table, device=None, stream=0, backend=None):
@@ -427,7 +468,7 @@ def box_runs(offset, box, shape):
     return starts, int(np.prod(box[lead:], dtype=np.int64))
 
 
-def fill_box(out, rule, dtype, seed, stream, block0, offset, shape, backend=None):
+def fill_box(out, rule, seed, stream, block0, offset, shape, backend=None):
     """Fill the C-contiguous ``out`` in place with the box at multi-index ``offset`` of
     a logical C-order tensor of ``shape``: element ``j`` of ``out`` gets the tensor's
     element ``offset + j``, the value ``fill`` gives logical index
@@ -435,15 +476,17 @@ def fill_box(out, rule, dtype, seed, stream, block0, offset, shape, backend=None
     one backend call: one pass of the CPU kernel over every run; on a GPU one
     multi-tensor launch over a table of the runs for the rules ``fill_many`` knows
     (uniform, normal, truncated normal), one launch per run for others. ``backend`` as
-    in ``fill``."""
-    native = _native(out)
-    starts, n = box_runs(offset, shape_of(native), shape)
+    in ``fill``. Returns ``out``."""
+    dest = destination(out)
+    native, dtype = dest.array, dest.dtype
+    starts, n = box_runs(offset, dest.shape, shape)
     if n * len(starts) == 0:
         return out
     if len(starts) == 1:  # a plain fill
         if not _c_contiguous(native, dtype):
             raise ValueError("out must be C-contiguous")
-        return fill(out, rule, dtype, seed, stream, block0, int(starts[0]), backend)
+        fill(dest, rule, seed, stream, block0, int(starts[0]), backend)
+        return out
     if is_device_array(native):
         module = _gpu_backend(backend)
         view = device_view(native, dtype)

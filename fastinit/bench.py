@@ -12,10 +12,16 @@ nothing of the device: the CPU passes ``cpu_methods`` and ``wall_clock``, CUDA p
 A row is ``{method, distribution, dtype, elements, seconds, gbps, pct_of_write,
 x_torch, x_library}`` (speedups over torch and over numpy or CuPy); ``run`` returns
 ``{device, date, commit, rows}`` for one device, and ``plot`` draws one or more of those.
+
+``run_small`` times what a call costs where the fill itself is nothing: one
+``fastinit.init`` call on a small torch CPU tensor (``SMALL_ELEMENTS``), with ``seed=``
+and with torch's default generator, beside ``torch.nn.init``'s; a row is ``{function,
+elements, method, seconds, x_torch}``, seconds per call.
 """
 
 import datetime
 import functools
+import math
 import os
 import platform
 import re
@@ -36,7 +42,8 @@ from .generator import Generator, numpy_dtype
 DISTRIBUTIONS = {
     "uniform": ("uniform_", (-1.0, 1.0)),
     "normal": ("normal_", ()),
-    "trunc_normal": ("trunc_normal_", ()),
+    "trunc_normal": ("trunc_normal_", ()),  # std=1, a=-2, b=2: bounds at +-2 sigma
+    "trunc_normal_timm": ("trunc_normal_", (0.0, 0.02)),  # timm's call, bounds at +-100 sigma
     "xavier_uniform": ("xavier_uniform_", ()),
     "kaiming_normal": ("kaiming_normal_", ()),
 }
@@ -64,6 +71,12 @@ ROW_KEYS = ("method", "distribution", "dtype", "elements", "seconds", "gbps", "p
 # on CUDA; its method names start with one of these.
 LIBRARY_PREFIXES = ("numpy", "scipy", CUPY)
 _SHORT = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
+# Small tensors: one call of each function on a float32 (n^0.5, n^0.5) CPU tensor.
+SMALL_FUNCTIONS = ("normal_", "uniform_", "kaiming_uniform_")
+SMALL_ELEMENTS = (64, 1024, 4096)
+SMALL_CALLS = 100  # calls per timed batch
+SEEDED, TORCH_KEYED = "fastinit (seed=)", "fastinit (torch's generator)"
+SMALL_ROW_KEYS = ("function", "elements", "method", "seconds", "x_torch")
 
 
 def _torch():
@@ -205,6 +218,57 @@ def cpu_methods(distribution, dtype, elements, one_thread=False):
     return methods
 
 
+def is_truncated(distribution):
+    """Whether ``distribution`` (a key of DISTRIBUTIONS) is a truncated normal."""
+    return DISTRIBUTIONS[distribution][0] == "trunc_normal_"
+
+
+def small_methods(function, elements):
+    """``{method: one call}`` for one small case: ``fastinit.init.<function>`` with
+    ``seed=0`` and with torch's default generator (no seed), and ``torch.nn.init``'s,
+    all on one float32 CPU tensor of ``elements`` (a square). Needs torch."""
+    torch = _torch()
+    side = math.isqrt(elements)
+    dst = torch.empty(elements // side, side)
+    ours, theirs = getattr(init, function), getattr(torch.nn.init, function)
+    return {SEEDED: partial(ours, dst, seed=0), TORCH_KEYED: partial(ours, dst),
+            TORCH: partial(theirs, dst)}
+
+
+def _calls(fn, count):
+    def run():
+        for _ in range(count):
+            fn()
+
+    return run
+
+
+def run_small(quick=False, on_case=None):
+    """Seconds per call of every small case (``SMALL_FUNCTIONS`` x ``SMALL_ELEMENTS``)
+    and method (``small_methods``): the best of round-robin repeats of ``SMALL_CALLS``
+    calls, divided by that count. ``on_case(rows)`` sees each function's rows as they
+    end. Returns the rows ``{function, elements, method, seconds, x_torch}``, or []
+    without torch."""
+    if _torch() is None:
+        return []
+    budget_s, max_repeats = (0.01, 5) if quick else (0.1, 50)
+    rows = []
+    for function in SMALL_FUNCTIONS:
+        case = []
+        for elements in SMALL_ELEMENTS:
+            batches = {method: _calls(fn, SMALL_CALLS)
+                       for method, fn in small_methods(function, elements).items()}
+            seconds = {method: s / SMALL_CALLS for method, s in
+                       best_times(batches, wall_clock, budget_s, max_repeats).items()}
+            case += [dict(zip(SMALL_ROW_KEYS, (function, elements, method, s,
+                                               seconds[TORCH] / s)))
+                     for method, s in seconds.items()]
+        rows += case
+        if on_case is not None:
+            on_case(case)
+    return rows
+
+
 def nbytes(dtype, elements):
     return elements * numpy_dtype(dtype).itemsize
 
@@ -336,7 +400,7 @@ def _cuda_case_bytes(distribution, dtype, elements):
     """Device memory one CUDA case needs: the destination, and for CuPy a float32 buffer
     (16-bit dtypes) and the float32 temporary its ``random(out=)`` allocates, plus slack."""
     extra = 0
-    if _cupy()[0] is not None and distribution != "trunc_normal":
+    if _cupy()[0] is not None and not is_truncated(distribution):
         extra = 8 * elements
     return nbytes(dtype, elements) + extra + CUDA_SLACK_BYTES
 

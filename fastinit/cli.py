@@ -318,24 +318,52 @@ def _run_device(device, args):
         missing = bench.cuda_missing_methods()
         for method, why in missing.items():
             print(f"not run: {method}: {why}")
-        if "trunc_normal" in args.distributions and bench.CUPY not in missing:
-            print(f"{bench.CUPY} has no truncated normal: not run for trunc_normal")
+        truncated = [d for d in args.distributions if bench.is_truncated(d)]
+        if truncated and bench.CUPY not in missing:
+            print(f"{bench.CUPY} has no truncated normal: not run for {', '.join(truncated)}")
     sizes = args.sizes or bench.default_sizes(device, args.quick)
     dtypes = args.dtypes or bench.default_dtypes(device)
+    with_torch = bench._torch() is not None
     progress = _Progress(len(sizes) * len(dtypes) * len(args.distributions)
-                         + (2 if args.model != "none" and bench._torch() is not None else 0))
+                         + (2 if args.model != "none" and with_torch else 0)
+                         + (len(bench.SMALL_FUNCTIONS) if device == "cpu" and with_torch else 0))
     on_case = _case_printer(device, progress)
     results = bench.run(sizes, args.distributions, args.dtypes, quick=args.quick,
                         on_case=on_case, env=env, device=device,
                         on_note=lambda text: print(f"note: {text}", flush=True))
-    if (device == "cpu" and "trunc_normal" in args.distributions
+    if (device == "cpu" and any(map(bench.is_truncated, args.distributions))
             and 2 ** max(sizes) > bench.SCIPY_MAX_ELEMENTS):
         print(f"\nscipy truncnorm is skipped above {_size(bench.SCIPY_MAX_ELEMENTS)} elements "
               "(about 0.3 us per element)")
+    if device == "cpu":
+        results["small"] = _run_small(args, progress)
     if args.model != "none":
         results["models"] = _run_models(device, args, on_case)
     progress.clear()
     return results
+
+
+def _run_small(args, progress):
+    """The small-tensor cases (``bench.run_small``), printed a function at a time; []
+    without torch."""
+    if bench._torch() is None:
+        print("\nno small-tensor benchmark: torch is not installed")
+        return []
+    print(f"\nsmall tensors: one call on a float32 (n^0.5, n^0.5) torch CPU tensor; us per "
+          f"call (best of round-robin repeats of {bench.SMALL_CALLS} calls) and x torch")
+
+    def print_case(rows):
+        progress.clear()
+        print(f"\n{rows[0]['function']}\n  {'method':<30}"
+              + "".join(f"{n:>16}" for n in bench.SMALL_ELEMENTS))
+        for method in dict.fromkeys(r["method"] for r in rows):
+            cells = [f"{r['seconds'] * 1e6:.1f}" + ("" if method == bench.TORCH else
+                                                     f" {_ratio(r['x_torch'])}")
+                     for r in rows if r["method"] == method]
+            print(f"  {method:<30}" + "".join(f"{c:>16}" for c in cells), flush=True)
+        progress.tick(rows[0]["function"])
+
+    return bench.run_small(args.quick, print_case)
 
 
 def _run_models(device, args, on_case):

@@ -69,7 +69,7 @@ def _chunk(rule, dtype, seed, stream, block0, shape, device, block_info=None):
     where = block_info[None]
     out = empty(where["chunk-shape"], dtype, device)
     offset = [first for first, _ in where["array-location"]]
-    return arrays.fill_box(out, rule, dtype, seed, stream, block0, offset, shape)
+    return arrays.fill_box(out, rule, seed, stream, block0, offset, shape)
 
 
 class Generator(StreamPosition):

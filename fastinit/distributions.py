@@ -225,10 +225,13 @@ def rule_for(dist, dtype):
     """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``;
     computed once per (distribution, dtype) when the distribution is hashable."""
     try:
-        hash(dist)
+        return _cached_rule(dist, dtype)
     except TypeError:
-        return _rule(dist, dtype)
-    return _cached_rule(dist, dtype)
+        try:
+            hash(dist)
+        except TypeError:  # an unhashable distribution: nothing to cache it under
+            return _rule(dist, dtype)
+        raise
 
 
 def _rule(dist, dtype):

@@ -9,6 +9,8 @@ generator a call uses, keying a fresh one from torch's generators where torch's 
 decide (docs/stream.md, section 6).
 """
 
+import threading
+
 import numpy as np
 
 from . import arrays
@@ -161,21 +163,21 @@ class Generator(StreamPosition):
         """Fill ``out`` in place with ``dist``; return ``out``.
 
         ``out`` is a numpy array, a torch tensor (CPU or CUDA), a CuPy array, or any
-        object with ``__cuda_array_interface__`` or ``__dlpack__``. ``backend`` ("cpu",
+        object with ``__cuda_array_interface__`` or ``__dlpack__`` (or the
+        ``arrays.Destination`` of one, read already). ``backend`` ("cpu",
         "cupy", "numba_cuda") overrides the generator's. With ``start`` and ``numel``,
         ``out`` holds elements [start, start + out.size) of a logical tensor of
         ``numel`` elements (a shard), and gets exactly those values of the whole;
         the generator then advances past the whole tensor.
         """
-        dtype = arrays.dtype_name(out)
-        rule = rule_for(dist, dtype)
-        size = int(np.prod(arrays.shape_of(out), dtype=np.int64))
+        dest = arrays.destination(out)
+        rule = rule_for(dist, arrays.dtype_name(dest))
         start = int(start)
-        numel = start + size if numel is None else int(numel)
-        if start < 0 or start + size > numel:
-            raise ValueError(f"elements [{start}, {start + size}) are not inside a tensor of "
-                             f"{numel} elements")
-        arrays.fill(out, rule, dtype, self._seed, self._stream, self._block, start,
+        numel = start + dest.size if numel is None else int(numel)
+        if start < 0 or start + dest.size > numel:
+            raise ValueError(f"elements [{start}, {start + dest.size}) are not inside a "
+                             f"tensor of {numel} elements")
+        arrays.fill(dest, rule, self._seed, self._stream, self._block, start,
                     _check_backend(backend) or self._backend)
         self._advance(rule, numel)
         return out
@@ -239,6 +241,34 @@ def get_default_generator():
     return default_generator
 
 
+class _KeyWords(threading.local):
+    """This thread's one-element int64 tensor per device, that ``torch_key`` draws into:
+    allocating one per key cost more than the draw itself."""
+
+    def __init__(self):
+        self.by_device = {}
+
+
+_key_words = _KeyWords()
+
+
+def _key_word(device):
+    """A one-element int64 tensor on ``device``, this thread's own for that device. One
+    made in inference mode could not be written outside it later, so it is made
+    outside; one that is not a plain tensor on exactly ``device`` (made under a torch
+    mode, or "cuda" with no index, which names whatever device is current) serves one
+    draw only."""
+    key = str(device)
+    word = _key_words.by_device.get(key)
+    if word is None:
+        torch = arrays._torch()
+        with torch.inference_mode(False):
+            word = torch.empty((), dtype=torch.int64, device=device)
+        if type(word) is torch.Tensor and word.device == torch.device(device):
+            _key_words.by_device[key] = word
+    return word
+
+
 def torch_key(generator=None, device="cpu"):
     """A 64-bit key drawn by torch: one full-range int64 from the ``torch.Generator``
     ``generator`` on its own device, or with None from torch's default generator of
@@ -246,10 +276,9 @@ def torch_key(generator=None, device="cpu"):
     as an unsigned integer. The draw advances that generator as any one-element draw
     does; on a CUDA device it waits for the current stream, as the key comes back to the
     host."""
-    torch = arrays._torch()
     if generator is not None:
         device = generator.device
-    word = torch.empty((), dtype=torch.int64, device=device)
+    word = _key_word(device)
     return word.random_(-(1 << 63), None, generator=generator).item() % _U64
 
 
@@ -276,6 +305,6 @@ def resolve(generator=None, seed=None, destination=None):
     if generator is not None:
         raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
                         f"{type(generator).__name__}")
-    if arrays.is_torch_tensor(destination) and destination.device.type != "meta":
-        return Generator(torch_key(device=destination.device))
+    if arrays.is_torch_tensor(destination) and not destination.is_meta:
+        return Generator(torch_key(device="cpu" if destination.is_cpu else destination.device))
     return default_generator

@@ -75,19 +75,22 @@ __all__ = [
 ]
 
 
-def _shape(tensor, random=True):
-    """Shape of a destination (a TypeError unless it is an array or tensor); if
-    ``random``, a DtypeError unless its dtype is one random values fill."""
-    shape = arrays.shape_of(tensor)
-    if random and not (arrays.has_fill_dtype(tensor)
-                       and arrays.dtype_name(tensor) in FLOAT_DTYPES):
+def _destination(tensor, random=True):
+    """The ``arrays.Destination`` of ``tensor`` (a TypeError unless it is an array or
+    tensor); if ``random``, a DtypeError unless its dtype is one random values fill."""
+    dest = arrays.destination(tensor)
+    if random and dest.dtype not in FLOAT_DTYPES:
         raise DtypeError(f"tensor must have a float dtype ({', '.join(FLOAT_DTYPES)}) to "
                          f"hold random values, got {tensor.dtype}")
-    return shape
+    return dest
 
 
 def _no_grad(tensor):
-    return arrays._torch().no_grad() if arrays.is_torch_tensor(tensor) else contextlib.nullcontext()
+    """torch.no_grad() for a write into a torch tensor that requires grad, as
+    torch.nn.init writes; any other write records nothing for autograd as it is."""
+    if arrays.is_torch_tensor(tensor) and tensor.requires_grad:
+        return arrays._torch().no_grad()
+    return contextlib.nullcontext()
 
 
 def _fill(tensor, dist, gen, backend=None):
@@ -95,17 +98,16 @@ def _fill(tensor, dist, gen, backend=None):
         return gen.fill(tensor, dist, backend=backend)
 
 
-def _generator(tensor, dist, generator, seed):
-    """The generator (``resolve``) that fills ``tensor`` with ``dist``, once ``dist`` is
-    known to fit the tensor's dtype: a call that raises draws nothing, from torch's
+def _draw(tensor, dest, dist, generator, seed, backend):
+    """Fill ``tensor``, whose ``arrays.Destination`` is ``dest``, with ``dist`` from the
+    call's generator, and return that generator. ``dist`` is checked against the dtype
+    before the generator is chosen: a call that raises draws nothing, from torch's
     generators either."""
-    rule_for(dist, arrays.dtype_name(tensor))
-    return resolve(generator, seed, tensor)
-
-
-def _draw(tensor, dist, generator, seed, backend):
-    """Fill ``tensor`` with ``dist`` from the call's generator; return it."""
-    return _fill(tensor, dist, _generator(tensor, dist, generator, seed), backend)
+    rule_for(dist, dest.dtype)
+    gen = resolve(generator, seed, tensor)
+    with _no_grad(tensor):
+        gen.fill(dest, dist, backend=backend)
+    return gen
 
 
 def _write(tensor, values):
@@ -162,8 +164,9 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
         >>> w = torch.empty(3, 5)
         >>> init.uniform_(w, seed=0)
     """
-    _shape(tensor)
-    return _draw(tensor, Uniform(*_bounds(a, b)), generator, seed, backend)
+    dest = _destination(tensor)
+    _draw(tensor, dest, Uniform(*_bounds(a, b)), generator, seed, backend)
+    return tensor
 
 
 def _bounds(a, b):
@@ -195,8 +198,9 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=Non
         >>> w = torch.empty(3, 5)
         >>> init.normal_(w, seed=0)
     """
-    _shape(tensor)
-    return _draw(tensor, Normal(mean, std), generator, seed, backend)
+    dest = _destination(tensor)
+    _draw(tensor, dest, Normal(mean, std), generator, seed, backend)
+    return tensor
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
@@ -229,8 +233,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
     _warn_if_far(mean, std, a, b)
-    _shape(tensor)
-    return _draw(tensor, TruncatedNormal(mean, std, a, b), generator, seed, backend)
+    dest = _destination(tensor)
+    _draw(tensor, dest, TruncatedNormal(mean, std, a, b), generator, seed, backend)
+    return tensor
 
 
 def _warn_if_far(mean, std, a, b):
@@ -253,7 +258,7 @@ def constant_(tensor, val):
         >>> w = torch.empty(3, 5)
         >>> init.constant_(w, 0.3)
     """
-    _shape(tensor, random=False)
+    _destination(tensor, random=False)
     with _no_grad(tensor):
         if arrays.is_device_array(tensor) and arrays.has_fill_dtype(tensor):
             return arrays.fill_constant(tensor, val)
@@ -297,7 +302,7 @@ def eye_(tensor):
         >>> w = torch.empty(3, 5)
         >>> init.eye_(w)
     """
-    if len(_shape(tensor, random=False)) != 2:
+    if len(_destination(tensor, random=False).shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     target = arrays.indexable(tensor)
     diagonal = list(range(min(target.shape)))
@@ -323,7 +328,7 @@ def dirac_(tensor, groups=1):
         >>> w = torch.empty(3, 24, 5, 5)
         >>> init.dirac_(w, 3)
     """
-    sizes = _shape(tensor, random=False)
+    sizes = _destination(tensor, random=False).shape
     if len(sizes) not in [3, 4, 5]:
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
     if sizes[0] % groups != 0:
@@ -379,8 +384,9 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
         >>> w = torch.empty(3, 5)
         >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
     """
-    dist = XavierUniform(gain).distribution(_shape(tensor))
-    return _draw(tensor, dist, generator, seed, backend)
+    dest = _destination(tensor)
+    _draw(tensor, dest, XavierUniform(gain).distribution(dest.shape), generator, seed, backend)
+    return tensor
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None):
@@ -411,19 +417,21 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
         >>> w = torch.empty(3, 5)
         >>> init.xavier_normal_(w, seed=0)
     """
-    dist = XavierNormal(gain).distribution(_shape(tensor))
-    return _draw(tensor, dist, generator, seed, backend)
+    dest = _destination(tensor)
+    _draw(tensor, dest, XavierNormal(gain).distribution(dest.shape), generator, seed, backend)
+    return tensor
 
 
 def _kaiming(tensor, scheme, generator, seed, backend):
     """The He/Kaiming fill of ``scheme``, in torch's order of checks: a zero-element
     tensor warns (at the caller's caller, as torch's stacklevel 2) and is returned
     before ``scheme`` or the generator is looked at."""
-    shape = _shape(tensor)
-    if 0 in shape:
+    dest = _destination(tensor)
+    if 0 in dest.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
-    return _draw(tensor, scheme.distribution(shape), generator, seed, backend)
+    _draw(tensor, dest, scheme.distribution(dest.shape), generator, seed, backend)
+    return tensor
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -530,7 +538,7 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
         >>> w = torch.empty(3, 5)
         >>> init.orthogonal_(w, seed=0)
     """
-    shape = _shape(tensor)
+    shape = _destination(tensor).shape
     if len(shape) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if math.prod(shape) == 0:
@@ -576,14 +584,12 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, backend=No
         >>> w = torch.empty(3, 5)
         >>> init.sparse_(w, sparsity=0.1, seed=0)
     """
-    shape = _shape(tensor)
-    if len(shape) != 2:
+    dest = _destination(tensor)
+    if len(dest.shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    rows, cols = shape
+    rows, cols = dest.shape
     num_zeros = math.ceil(sparsity * rows)
-    dist = Normal(0, std)
-    gen = _generator(tensor, dist, generator, seed)
-    _fill(tensor, dist, gen, backend)
+    gen = _draw(tensor, dest, Normal(0, std), generator, seed, backend)
     row_order = np.argsort(gen.random_raw((cols, rows)), axis=1, kind="stable")
     index = (row_order[:, :num_zeros].T, np.arange(cols))
     target = arrays.indexable(tensor)

@@ -371,6 +371,34 @@ def test_dlpack_objects_are_filled_in_place():
     assert arr.tobytes() == _contiguous((3, 5), np.float32, Uniform(), 2).tobytes()
 
 
+def test_a_destination_is_read_once_and_says_what_a_fill_needs():
+    """``arrays.destination`` reads a destination once: the object written, fastinit's
+    dtype name (None where no kernel writes it), shape, size, device and whether it is
+    a torch tensor. A ``Destination`` is its own, and an init call imports a DLPack-only
+    object once."""
+    t = torch.empty(3, 4, dtype=torch.bfloat16)
+    dest = arrays.destination(t)
+    assert dest.array is t and dest[1:] == ("bfloat16", (3, 4), 12, "cpu", True)
+    assert arrays.destination(dest) is dest
+    assert arrays.destination(torch.empty(2, device="meta"))[1:] == (
+        "float32", (2,), 2, "meta", True)
+    assert arrays.destination(np.empty((2, 0), np.int32))[1:] == (None, (2, 0), 0, "cpu", False)
+    with pytest.raises(TypeError, match="array dtype int32 is not supported"):
+        arrays.dtype_name(np.empty(2, np.int32))
+
+    imports = []
+
+    class Counted(OnlyDLPack):
+        def __dlpack__(self, **kwargs):
+            imports.append(kwargs)
+            return super().__dlpack__(**kwargs)
+
+    arr = np.zeros((3, 5), np.float32)
+    fastinit.init.normal_(Counted(arr), seed=2)
+    assert len(imports) == 1
+    assert arr.tobytes() == _contiguous((3, 5), np.float32, Normal(), 2).tobytes()
+
+
 @pytest.mark.parametrize("device", [1, 2], ids=["host", "cuda"])
 def test_read_only_dlpack_destinations_are_refused(device):
     """A DLPack 1.0 producer's read-only flag is honoured on the CUDA path too, where
@@ -410,8 +438,7 @@ def test_importing_fastinit_imports_neither_ml_dtypes_nor_torch():
 
 # --- boxes: a chunk of a larger tensor --------------------------------------------------
 
-from fastinit.distributions import Bernoulli, rule_for  # noqa: E402
-from fastinit.generator import numpy_dtype  # noqa: E402
+from fastinit.distributions import Bernoulli  # noqa: E402
 
 
 @pytest.mark.parametrize("offset, box, shape, starts, n", [
@@ -468,7 +495,7 @@ def test_a_box_gets_its_elements_of_the_whole_and_nothing_else_is_written(dtype,
         size = int(np.prod(box))
         raw = _poisoned((size + 16) * itemsize)
         out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
-        arrays.fill_box(out, rule_for(dist, name), name, 7, 3, 0, offset, shape)
+        arrays.fill_box(out, rule_for(dist, name), 7, 3, 0, offset, shape)
         want = whole[tuple(slice(o, o + b) for o, b in zip(offset, box))]
         assert out.tobytes() == want.tobytes(), (offset, box)
         assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()
@@ -478,9 +505,9 @@ def test_a_box_of_a_torch_tensor_and_after_the_generators_position():
     shape, offset, box = (6, 10), (2, 3), (3, 4)
     rule = rule_for(Normal(), "bfloat16")
     whole = torch.empty(shape, dtype=torch.bfloat16)
-    arrays.fill(whole, rule, "bfloat16", 1, 2, 2**64 - 1, 0)
+    arrays.fill(whole, rule, 1, 2, 2**64 - 1, 0)
     out = torch.empty(box, dtype=torch.bfloat16)
-    arrays.fill_box(out, rule, "bfloat16", 1, 2, 2**64 - 1, offset, shape)
+    arrays.fill_box(out, rule, 1, 2, 2**64 - 1, offset, shape)
     assert torch.equal(out.view(torch.int16), whole[2:5, 3:7].contiguous().view(torch.int16))
 
 
@@ -488,13 +515,13 @@ def test_boxes_that_cannot_be_filled_are_rejected_untouched():
     rule = rule_for(Normal(), "float32")
     base = np.zeros((4, 6), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
-        arrays.fill_box(base[:, ::2], rule, "float32", 0, 0, 0, (0, 0), (8, 8))
+        arrays.fill_box(base[:, ::2], rule, 0, 0, 0, (0, 0), (8, 8))
     with pytest.raises(ValueError, match="C-contiguous"):
-        arrays.fill_box(base[:, :1], rule, "float32", 0, 0, 0, (0, 0), (8, 1))
+        arrays.fill_box(base[:, :1], rule, 0, 0, 0, (0, 0), (8, 1))
     with pytest.raises(ValueError, match="not inside"):
-        arrays.fill_box(base, rule, "float32", 0, 0, 0, (5, 0), (8, 8))
+        arrays.fill_box(base, rule, 0, 0, 0, (5, 0), (8, 8))
     with pytest.raises(ValueError, match="same number of dimensions"):
-        arrays.fill_box(base, rule, "float32", 0, 0, 0, (0,), (8, 8))
+        arrays.fill_box(base, rule, 0, 0, 0, (0,), (8, 8))
     assert not base.any()
 
 
@@ -512,7 +539,7 @@ def test_a_device_box_is_one_launch_over_a_table_of_its_runs(dist, dtype, host_b
     raw = _poisoned((size + 16) * itemsize)
     out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
     name = arrays.dtype_name(out)
-    arrays.fill_box(HostAsDevice(out, stream=5), rule_for(dist, name), name, 4, 0, 0, offset,
+    arrays.fill_box(HostAsDevice(out, stream=5), rule_for(dist, name), 4, 0, 0, offset,
                     shape)
     assert out.tobytes() == whole[1:5, 2:7, 0:3].tobytes()
     assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()

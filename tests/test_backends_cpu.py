@@ -3,11 +3,13 @@ as plain Python (NUMBA_DISABLE_JIT=1), as the CUDA simulator will run it. The
 multi-tensor fill writes into each row of its table exactly what a fill of that row
 alone writes, and nothing else."""
 
+import concurrent.futures
 import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -137,7 +139,7 @@ def test_fill_many_of_empty_rows_writes_nothing(dtype):
 def test_a_forked_child_fills_in_parallel_too():
     """The pool's threads do not survive fork: a child that fills after its parent did
     starts its own (a child that reused the parent's pool would wait forever)."""
-    n = 64 * cpu.CHUNK
+    n = 2 * cpu.TASK_CHUNKS * cpu.CHUNK  # large enough to run in parallel
     parent = fastinit.Generator(2).normal(size=n, dtype=np.float32)
     read, write = os.pipe()
     pid = os.fork()
@@ -239,3 +241,39 @@ print(calls[0])
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True, check=True, timeout=600)
     assert int(out.stdout) == 3 * 51  # elements 7..106 of each row: blocks 3..53
+
+
+def test_a_helper_that_has_not_started_is_not_waited_for(monkeypatch):
+    """On a busy machine a helper thread may start long after the calling thread has
+    done every run itself: the fill returns without waiting for it, and the helper,
+    once it runs, does nothing."""
+    blocker = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    pool.submit(blocker.wait)  # the pool's one thread is busy: no helper can start
+    monkeypatch.setattr(cpu, "_executor", lambda: pool)
+    ran, done = [], threading.Event()
+    caller = threading.Thread(target=lambda: (cpu._on_threads(2, lambda: ran.append(1)),
+                                              done.set()))
+    try:
+        caller.start()
+        assert done.wait(120), "the fill waited for a helper that had not started"
+        assert ran == [1]
+    finally:
+        blocker.set()
+        pool.shutdown()
+    assert ran == [1]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_a_fill_below_the_parallel_size_runs_on_the_calling_thread_only(layout, monkeypatch):
+    """Below 2 * TASK_CHUNKS chunks a fill never asks for a helper thread, whatever the
+    thread count; from there on, with two threads, it splits into two runs."""
+    monkeypatch.setattr(cpu, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(cpu, "_executor", lambda: pytest.fail("a helper thread was asked for"))
+    rule = rule_for(Normal(0.0, 1.0), "float32")
+    n = (2 * cpu.TASK_CHUNKS - 1) * cpu.CHUNK
+    buf = np.empty(2 * n if layout == "strided" else n, np.float32)
+    shape, strides = ((n,), (2,)) if layout == "strided" else ((), ())
+    cpu.fill(buf, 0, shape, strides, rule, "float32", 1, 0, 0, 0, n)
+    assert cpu._parts(2 * cpu.TASK_CHUNKS - 1) == 1
+    assert cpu._parts(2 * cpu.TASK_CHUNKS) == 2

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastinit import arrays, bench
-from fastinit.distributions import Normal, Uniform
+from fastinit.distributions import Normal, TruncatedNormal, Uniform
 
 
 def check_rows(rows):
@@ -42,6 +42,7 @@ def test_quick_run_at_a_tiny_size_times_every_method_of_every_case():
     assert methods["xavier_uniform", "bfloat16"] == [bench.FASTINIT, bench.TORCH,
                                                      "numpy (f32→bf16)", bench.WRITE]
     assert methods["trunc_normal", "float32"][-2] == "scipy truncnorm (f64→f32)"
+    assert methods["trunc_normal_timm", "float32"][-2] == "scipy truncnorm (f64→f32)"
     for r in rows:
         if r["method"] == bench.WRITE:
             assert r["pct_of_write"] == pytest.approx(100)
@@ -97,6 +98,8 @@ def test_without_torch_numpy_arrays_are_filled_and_x_torch_is_null(monkeypatch):
 @pytest.mark.parametrize("name, expected", [
     ("uniform", Uniform(-1.0, 1.0)),
     ("kaiming_normal", Normal(0.0, math.sqrt(2.0 / 1024))),
+    ("trunc_normal", TruncatedNormal(0.0, 1.0, -2.0, 2.0)),  # bounds at +-2 sigma
+    ("trunc_normal_timm", TruncatedNormal(0.0, 0.02, -2.0, 2.0)),  # timm's: +-100 sigma
 ])
 def test_numpy_draws_what_fastinit_draws(name, expected):
     dst = np.zeros((8, 1024), np.float32)
@@ -112,6 +115,44 @@ def test_each_method_writes_the_destination():
         write()
         fill()
         assert (dst != 1).all(), method
+
+
+# --- small tensors: what a call costs beside the fill ---------------------------------
+
+
+def test_small_rows_time_every_function_size_and_method():
+    seen = []
+    rows = bench.run_small(quick=True, on_case=seen.append)
+    assert [r for case in seen for r in case] == rows
+    assert [{r["function"] for r in case} for case in seen] == [
+        {f} for f in bench.SMALL_FUNCTIONS]
+    methods = (bench.SEEDED, bench.TORCH_KEYED, bench.TORCH)
+    assert [(r["function"], r["elements"], r["method"]) for r in rows] == [
+        (f, n, m) for f in bench.SMALL_FUNCTIONS for n in bench.SMALL_ELEMENTS for m in methods]
+    for row in rows:
+        assert tuple(row) == bench.SMALL_ROW_KEYS
+        assert row["seconds"] > 0 and math.isfinite(row["seconds"]) and row["x_torch"] > 0
+        if row["method"] == bench.TORCH:
+            assert row["x_torch"] == pytest.approx(1)
+
+
+@pytest.mark.parametrize("function", bench.SMALL_FUNCTIONS)
+def test_small_methods_fill_one_small_tensor_with_and_without_a_seed(function):
+    torch = pytest.importorskip("torch")
+    methods = bench.small_methods(function, 1024)
+    dst = methods[bench.SEEDED].args[0]
+    assert (tuple(dst.shape), dst.dtype) == ((32, 32), torch.float32)
+    assert methods[bench.SEEDED].keywords == {"seed": 0}
+    assert methods[bench.TORCH_KEYED].keywords == {}  # torch's default generator decides
+    for method, call in methods.items():
+        dst.zero_()
+        call()
+        assert (dst != 0).any(), method
+
+
+def test_without_torch_there_are_no_small_rows(monkeypatch):
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    assert bench.run_small(quick=True) == []
 
 
 # --- CUDA: everything that runs without a GPU, then the real thing where there is one ---

@@ -22,9 +22,10 @@ NO_GPU = "no GPU: test machine"
 
 
 class Calls(list):
-    """bench.run's arguments per device run; ``models``: the whole-model runs'."""
+    """bench.run's arguments per device run; ``models``: the whole-model runs';
+    ``small``: the small-tensor runs' (their ``quick``)."""
 
-    models = None
+    models = small = None
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def runs(monkeypatch):
     """The arguments `fastinit bench` hands bench.run, one dict per device run, and the
     whole-model runs in ``.models`` (nothing is timed; no GPU, whatever this machine has)."""
     calls = Calls()
-    calls.models = []
+    calls.models, calls.small = [], []
 
     def fake_run(sizes, distributions, dtypes, quick, on_case, env, device, on_note):
         calls.append({"sizes": sizes, "distributions": distributions, "dtypes": dtypes,
@@ -43,7 +44,12 @@ def runs(monkeypatch):
         calls.models.append((device, config))
         return []
 
+    def fake_small(quick, on_case):
+        calls.small.append(quick)
+        return []
+
     monkeypatch.setattr(bench, "run", fake_run)
+    monkeypatch.setattr(bench, "run_small", fake_small)
     monkeypatch.setattr(model_bench, "run", fake_models)
     monkeypatch.setattr(bench, "cuda_status", lambda: (False, NO_GPU))
     return calls
@@ -79,6 +85,7 @@ def test_bench_flags(runs, capsys, argv, sizes, quick):
     assert cli.main(argv) == 0
     assert runs == [{"sizes": sizes, "distributions": tuple(bench.DISTRIBUTIONS),
                      "dtypes": None, "quick": quick, "device": "cpu"}]  # None: the device's
+    assert runs.small == [quick]  # the small-tensor cases, on the CPU
 
 
 @pytest.mark.parametrize("argv, models", [
@@ -136,6 +143,7 @@ def test_with_a_gpu_each_device_runs_at_its_sizes(monkeypatch, runs, capsys, arg
     assert cli.main(argv) == 0
     assert [r["device"] for r in runs] == devices
     assert [r["sizes"] for r in runs] == sizes
+    assert len(runs.small) == devices.count("cpu")
     out = capsys.readouterr().out
     assert ("fastinit bench on NVIDIA H100 80GB HBM3, 80 GiB" in out) == ("cuda" in devices)
     if "cuda" in devices:
@@ -151,7 +159,7 @@ def test_two_devices_write_one_json_file_each(monkeypatch, runs, capsys, tmp_pat
                    "commit": "abc1234", "rows": [], "models": []}
     assert runs.models == [("cpu", "gpt2-tiny"), ("cuda", "gpt2-tiny")]
     assert set(json.loads((tmp_path / "out-cpu.json").read_text())) == {
-        "device", "date", "commit", "rows", "models"}
+        "device", "date", "commit", "rows", "models", "small"}
     out = capsys.readouterr().out
     for name in ("out-cpu.json", "out-h100.json"):
         assert f"wrote {tmp_path / name}" in out
@@ -214,8 +222,12 @@ def test_quick_bench_prints_a_table_and_writes_json_and_a_plot(tmp_path, capsys)
     assert "normal  bfloat16  2^12 elements" in out and "% write" in out
     assert "numpy (f32→bf16)" in out
     results = json.loads(path.read_text())
-    assert set(results) == {"device", "date", "commit", "rows", "models"}
+    assert set(results) == {"device", "date", "commit", "rows", "models", "small"}
     assert len(results["rows"]) == 4 * 2
+    assert "small tensors: one call on a float32" in out
+    assert re.search(r"kaiming_uniform_\n  method +64 +1024 +4096\n  fastinit \(seed=\) +\d", out)
+    assert len(results["small"]) == 3 * 3 * 3
+    assert all(tuple(row) == bench.SMALL_ROW_KEYS for row in results["small"])
     assert "gpt2-tiny reset_parameters  float32" in out
     assert {r["method"] for r in results["models"]} == {
         model_bench.FASTINIT, model_bench.RESET, model_bench.INIT_WEIGHTS, bench.WRITE}

@@ -1,6 +1,8 @@
 """Generator: the stream's addressing, its reproducibility guarantees, and the
 distributions it draws, checked against scipy."""
 
+import threading
+
 import ml_dtypes
 import numba
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 import scipy.stats
 
 import fastinit
-from fastinit import Generator, Normal, TruncatedNormal, Uniform
+from fastinit import Generator, Normal, TruncatedNormal, Uniform, generator
 from fastinit.generator import get_default_generator, resolve
 
 
@@ -134,18 +136,38 @@ def test_keys_are_drawn_on_the_generators_device_else_the_destinations(monkeypat
     cuda_like = CudaLikeGenerator()
     cuda_like.manual_seed(4)
     key = torch_draw(torch.Generator().manual_seed(4))
-    devices, empty = [], torch.empty
+    devices = []
 
-    def recording_empty(*size, device=None, **kwargs):
+    def recording_word(device):
         devices.append(str(device))
-        return empty(*size, **kwargs)  # drawn on the CPU after all
+        return torch.empty((), dtype=torch.int64)  # drawn on the CPU after all
 
-    monkeypatch.setattr(torch, "empty", recording_empty)
+    monkeypatch.setattr(generator, "_key_word", recording_word)
     assert resolve(cuda_like).seed == key
-    assert resolve(None, None, empty(2, device="meta")) is get_default_generator()
-    resolve(None, None, empty(2))
+    assert resolve(None, None, torch.empty(2, device="meta")) is get_default_generator()
+    resolve(None, None, torch.empty(2))
     resolve(torch.Generator())
     assert devices == ["cuda:1", "cpu", "cpu"]
+
+
+def test_keys_are_drawn_into_a_word_kept_per_thread_and_device(monkeypatch, torch_draw):
+    """A thread draws its keys into one int64 tensor per device, made outside inference
+    mode, so that a first key drawn in it does not stop later ones; every key is still
+    the documented draw, and another thread has a word of its own."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(generator, "_key_words", generator._KeyWords())
+    with torch.inference_mode():
+        torch.manual_seed(3)
+        keys = [generator.torch_key()]
+    keys.append(generator.torch_key())
+    torch.manual_seed(3)
+    assert keys == [torch_draw(), torch_draw()]
+    assert generator._key_word("cpu") is generator._key_word(torch.device("cpu"))
+    words = []
+    other = threading.Thread(target=lambda: words.append(generator._key_word("cpu")))
+    other.start()
+    other.join()
+    assert words[0] is not generator._key_word("cpu")
 
 
 def test_numpy_style_methods():

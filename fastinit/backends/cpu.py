@@ -3,10 +3,11 @@
 A chunk is ``CHUNK`` consecutive logical elements, aligned to multiples of ``CHUNK``
 in the tensor's own index space. A fill lists its destinations' chunks end to end and
 splits them into runs; threads take runs. Inside a chunk the kernel computes the words
-of all the chunk's blocks in a loop LLVM vectorizes (lanes of independent counters),
-turns them into values in a second loop, rounds them to the storage format in a third
-and copies the ones it owns. What an element gets depends only on its index, never
-on the number of threads or on where a fill starts.
+of the blocks that make the elements it owns (all of the chunk's but at a row's ends:
+a small tensor draws only its own blocks) in a loop LLVM vectorizes (lanes of
+independent counters), turns them into values in a second loop, rounds them to the
+storage format in a third and copies them. What an element gets depends only on its
+index, never on the number of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.RULES``) and a store marker. Numba thus
@@ -41,7 +42,10 @@ from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
-TASK_CHUNKS = 4  # a fill runs in parallel from twice this many chunks (32768 elements) up
+# A run's least size in chunks: a fill runs in parallel from twice this many (2^19
+# elements) up. Below that, handing a run to a second thread cost more than it saved on
+# a shared 2-core machine (bench/cpu_threads.py), and on a busy one it always does.
+TASK_CHUNKS = 64
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -103,7 +107,7 @@ def _stored_as_is(store, precision):
     return conversion == "same" and np.dtype(precision) == np.dtype(word)
 
 
-def _scratch(proto, store):
+def _new_scratch(proto, store):
     """One thread's scratch for the kernel: a chunk's words (four arrays, one per word
     of a block), its values in the rule's precision, and its storage words (the values
     themselves where they are stored as they are). Allocated here, not in the kernel,
@@ -116,34 +120,34 @@ def _scratch(proto, store):
     return (*words, vals, stored)
 
 
-def _round(store, vals, words):
-    """Values rounded to their storage words."""
+def _round(store, vals, words, count):
+    """A chunk's first ``count`` values rounded to their storage words."""
     if not _stored_as_is(type(store), vals.dtype):
         convert = CONVERT[_FORMATS[type(store)][0]]
-        for k in range(len(vals)):
+        for k in range(count):
             words[k] = convert(vals[k])
 
 
 @overload(_round, jit_options=DEVICE)
-def _round_jit(store, vals, words):
+def _round_jit(store, vals, words, count):
     if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
-        return lambda store, vals, words: None
+        return lambda store, vals, words, count: None
     convert = CONVERT[_FORMATS[store.instance_class][0]]
 
-    def round_chunk(store, vals, words):
-        for k in range(len(vals)):
+    def round_chunk(store, vals, words, count):
+        for k in range(count):
             words[k] = convert(vals[k])
 
     return round_chunk
 
 
 @device
-def _copy(row, words, a, b, chunk0):
-    """Elements [a, b) of the row's tensor, at words[a - chunk0:b - chunk0], to their
-    places at the row's address."""
+def _copy(row, words, a, b, held):
+    """Elements [a, b) of the row's tensor, at words[a - held:b - held] (words[0] holds
+    element ``held``), to their places at the row's address."""
     start = row["start"]
     dst = array_at(row["ptr"], row["n"], words.dtype)[a - start:b - start]
-    src = words[a - chunk0:b - chunk0]
+    src = words[a - held:b - held]
     for i in range(b - a):  # a loop over views: plain vector loads and stores
         dst[i] = src[i]
 
@@ -176,30 +180,63 @@ def _build(digest):
             c_last = hi if hi < first[e + 1] else first[e + 1]  # functions to compile
             for c in range(c_first + own, c_last + own):
                 chunk0 = c * CHUNK
-                a = chunk0 if chunk0 > start else start
-                z = chunk0 + CHUNK if chunk0 + CHUNK < end else end
-                # only the blocks [j0, j1) holding [a, z): a short row computes no more
-                # than it needs. Loops count from 0 over views, so LLVM still vectorizes.
-                j0 = (a - chunk0) // epb
-                j1 = (z - chunk0 + epb - 1) // epb
-                v0, v1, v2, v3 = w0[j0:j1], w1[j0:j1], w2[j0:j1], w3[j0:j1]
-                b0 = block0 + np.uint64(chunk0 // epb + j0)
-                for j in range(j1 - j0):
-                    b = b0 + np.uint64(j)
-                    v0[j], v1[j], v2[j], v3[j] = core.philox4x32(
-                        b & _MASK32, b >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
+                a = chunk0 if chunk0 > start else start  # the chunk's elements [a, b)
+                b = chunk0 + CHUNK if chunk0 + CHUNK < end else end  # that are the row's
+                first_block = (a - chunk0) // epb  # they are made by `blocks` blocks
+                blocks = (b - chunk0 + epb - 1) // epb - first_block  # from this one
+                b0 = block0 + np.uint64(chunk0 // epb + first_block)
+                for j in range(blocks):
+                    bj = b0 + np.uint64(j)
+                    w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
+                        bj & _MASK32, bj >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
                         key & _MASK32, key >> _SHIFT32, PHILOX_ROUNDS)
-                some = vals[j0 * epb:j1 * epb]
-                for j in range(j1 - j0):
-                    _emit(p, v0[j], v1[j], v2[j], v3[j], some, j * epb)
-                _round(store, some, words[j0 * epb:j1 * epb])
-                _copy(row, words, a, z, chunk0)
+                for j in range(blocks):
+                    _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
+                _round(store, vals, words, blocks * epb)
+                _copy(row, words, a, b, chunk0 + first_block * epb)
             e += 1
 
     return kernel
 
 
 _kernel = _build(DIGEST)
+_entries = {}  # (record type, store type) -> the kernel's compiled specialization
+
+
+def _compiled(table, first, proto, store, scratch):
+    """The kernel's specialization for these arguments' types, compiled (or loaded from
+    the disk cache) on first use, as a function Python calls directly: Numba's
+    dispatcher would type every argument again on every call (~1.5 us)."""
+    key = (type(proto), type(store))
+    entry = _entries.get(key)
+    if entry is None:
+        args = (table, first, proto, store, 0, 0, scratch)
+        _kernel(*args)  # compiles or loads it; chunks [0, 0) write nothing
+        entry = _entries[key] = _kernel if config.DISABLE_JIT else _kernel.get_overload(
+            tuple(_kernel.typeof_pyval(arg) for arg in args))
+    return entry
+
+
+class _ThreadState(threading.local):
+    """What a thread reuses from one fill to the next: a one-row table and its chunk
+    starts for single destinations, and the kernel's scratch per (rule, format)."""
+
+    def __init__(self):
+        self.row = np.zeros(1, ENTRY)
+        self.first = np.zeros(2, np.int64)
+        self.scratch = {}
+
+
+_state = _ThreadState()
+
+
+def _scratch(proto, store):
+    """This thread's ``_new_scratch(proto, store)``, allocated on its first use."""
+    key = (type(proto), type(store))
+    scratch = _state.scratch.get(key)
+    if scratch is None:
+        scratch = _state.scratch[key] = _new_scratch(proto, store)
+    return scratch
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -246,24 +283,31 @@ def _chunk_starts(table):
 
 
 def _on_threads(count, work):
-    """Run ``work()`` on ``count`` threads, the calling one included; return when every
-    one has returned (re-raising the first error)."""
+    """Run ``work()`` on up to ``count`` threads, the calling one included; return when
+    every one that started has returned (re-raising the first error). ``work`` takes
+    its tasks from a shared queue, so a helper that has not started by the time the
+    calling thread's ``work()`` returns would find none left: it is cancelled, not
+    waited for (on a busy machine, that wait is a time slice or more)."""
     helpers = [_executor().submit(work) for _ in range(count - 1)]
     try:
         work()
     finally:
-        concurrent.futures.wait(helpers)
-    for helper in helpers:
+        started = [helper for helper in helpers if not helper.cancel()]
+        concurrent.futures.wait(started)
+    for helper in started:
         helper.result()
 
 
-def _run(table, first, proto, store, parallel=True):
-    """Every chunk of every row of ``table``, in runs over ``numba.get_num_threads()``
-    threads (or this one only); returns when all are written."""
-    total = int(first[-1])
+def _run(table, first, proto, store, parallel=True, total=None):
+    """Every chunk of every row of ``table`` (``total``, when given, is ``first[-1]``),
+    in runs over ``numba.get_num_threads()`` threads (or this one only); returns when
+    all are written."""
+    total = int(first[-1]) if total is None else total
     parts = _parts(total) if parallel else 1
+    scratch = _scratch(proto, store)
+    kernel = _compiled(table, first, proto, store, scratch)
     if parts == 1:
-        _kernel(table, first, proto, store, 0, total, _scratch(proto, store))
+        kernel(table, first, proto, store, 0, total, scratch)
         return
     bounds = [k * total // parts for k in range(parts + 1)]
     runs = iter(range(parts))  # shared: each thread takes the next run left
@@ -271,7 +315,7 @@ def _run(table, first, proto, store, parallel=True):
     def work():
         scratch = _scratch(proto, store)
         for k in runs:
-            _kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
+            kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
 
     _on_threads(min(get_num_threads(), parts), work)
 
@@ -283,9 +327,15 @@ def _rule_args(rule):
     return params, RULES[rule.name].from_row(params)
 
 
-def _fill_contiguous(out, rule, dtype, seed, stream, block0, start, parallel=True):
-    """Elements [start, start + out.size) of the stream into the contiguous ``out``."""
-    fill_runs(out, (start,), rule, dtype, seed, stream, block0, parallel)
+def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
+    """Write elements [start, start + n) of the stream into the ``n`` contiguous
+    storage words of ``dtype`` at address ``ptr`` (on this thread only unless
+    ``parallel``)."""
+    params, proto = _rule_args(rule)
+    row, first = _state.row, _state.first
+    row[0] = (ptr, n, start, seed, stream, block0, 0, params, 0)
+    first[1] = chunks = _chunk_count(start, n)
+    _run(row, first, proto, STORE_MARKERS[dtype], parallel, chunks)
 
 
 def fill_runs(buf, starts, rule, dtype, seed, stream, block0, parallel=True):
@@ -294,9 +344,13 @@ def fill_runs(buf, starts, rule, dtype, seed, stream, block0, parallel=True):
     elements [starts[r], starts[r] + m). One pass of the kernel over every run (the
     runs split over the threads), whatever their number and length."""
     params, proto = _rule_args(rule)
-    table = run_table(buf.__array_interface__["data"][0], buf.itemsize, starts,
-                      buf.size // len(starts), seed, stream, block0, params)
+    table = run_table(_address(buf), buf.itemsize, starts, buf.size // len(starts), seed,
+                      stream, block0, params)
     _run(table, _chunk_starts(table), proto, STORE_MARKERS[dtype], parallel)
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
 
 
 def _fill_view(view, slab, draw, start):
@@ -327,11 +381,13 @@ def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, 
     if n == 0:
         return
     if len(shape) == 0:
-        _fill_contiguous(buf[origin:origin + n], rule, dtype, seed, stream, block0, start)
+        fill_at(_address(buf) + origin * buf.itemsize, n, rule, dtype, seed, stream, block0,
+                start)
         return
 
     def draw(out, first):  # on one thread: the view's pieces are split over threads
-        _fill_contiguous(out, rule, dtype, seed, stream, block0, first, parallel=False)
+        fill_at(_address(out), out.size, rule, dtype, seed, stream, block0, first,
+                parallel=False)
 
     view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
                                            tuple(s * buf.itemsize for s in strides))
@@ -388,7 +444,7 @@ def warmup(rule, dtype):
     row = np.zeros(1, ENTRY)
     proto = RULES[rule].from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
-    _kernel(row, np.zeros(2, np.int64), proto, store, 0, 0, _scratch(proto, store))
+    _compiled(row, np.zeros(2, np.int64), proto, store, _scratch(proto, store))
 
 
 def cache_state():
