@@ -144,7 +144,7 @@ def _numba_launches():
                 for dist in DISTRIBUTIONS.values():
                     try:
                         rule = rule_for(dist, dtype)
-                    except TypeError:  # this distribution does not fill this dtype
+                    except (TypeError, ValueError):  # this distribution does not fill this dtype
                         continue
                     nc.fill_array(buf, 0, shape, strides, rule, dtype, seed=1, stream=2,
                                   block0=3, start=4, n=1)
