@@ -80,34 +80,36 @@ def shape_of_size(size):
             raise TypeError(f"expected a sequence of integers or a single integer, got "
                             f"'{size!r}'")
         return (int(size),)
-    return tuple(operator.index(s) for s in np.asarray(size, object).ravel())
+    return tuple(operator.index(s) for s in size)
 
 
-def integer_dtype_name(dtype, caller):
-    """The name of an integer (or bool) dtype, or numpy's TypeError for ``caller``."""
+def supported_dtype_name(dtype, supported, caller):
+    """The name of ``dtype`` if it is one of ``supported``, else numpy's TypeError for
+    the function ``caller``."""
     name = dtype_name_of(dtype)
-    if name not in INTEGER_DTYPES:
+    if name not in supported:
         raise TypeError(f"Unsupported dtype {numpy_dtype(name)!r} for {caller}")
     return name
 
 
-def _bound(name, value):
-    """An integer bound as numpy takes one: any scalar ``int()`` accepts."""
+def scalar(name, value):
+    """``value``, which must be a scalar: fastinit draws every element of a call with the
+    same parameters (numpy broadcasts arrays of them)."""
     if np.ndim(value) != 0:
-        raise TypeError(f"{name} must be a scalar: fastinit draws every element from one "
-                        f"range, got an array of shape {np.shape(value)}")
-    return int(value)
+        raise TypeError(f"{name} must be a scalar: fastinit draws every element with the same "
+                        f"parameters, got an array of shape {np.shape(value)}")
+    return value
 
 
 def bounded_integers(low, high, endpoint, dtype):
     """The ``Integers`` of numpy's ``integers(low, high, dtype=dtype, endpoint=endpoint)``
     (``high=None``: [0, low)), with numpy's checks, in numpy's order and words."""
     if high is None:
-        low, high = 0, _bound("low", low)
+        low, high = 0, int(scalar("low", low))
         if high < 0 or (high == 0 and not endpoint):
             raise ValueError("high < 0" if endpoint else "high <= 0")
     else:
-        low, high = _bound("low", low), _bound("high", high)
+        low, high = int(scalar("low", low)), int(scalar("high", high))
     last = high if endpoint else high - 1
     smallest, largest = integer_range(dtype)
     if low < smallest:
@@ -272,7 +274,7 @@ class Generator:
         draws from [0, low). As ``numpy.random.Generator.integers`` (arguments, defaults,
         errors), but ``low`` and ``high`` are scalars. Exact: every integer of the range is
         equally likely (docs/stream.md). ``dtype``: bool or an integer type of 8 to 64 bits."""
-        dtype = integer_dtype_name(dtype, "integers")
+        dtype = supported_dtype_name(dtype, INTEGER_DTYPES, "integers")
         return self._draw(bounded_integers(low, high, endpoint, dtype), size, dtype, out)
 
 
