@@ -4,8 +4,9 @@ A chunk is ``CHUNK`` consecutive logical elements, aligned to multiples of ``CHU
 in the tensor's own index space. A fill lists its destinations' chunks end to end and
 splits them into runs; threads take runs. Inside a chunk the kernel computes the words
 of all the chunk's blocks in a loop LLVM vectorizes (lanes of independent counters),
-turns them into values in a second loop, rounds them to the storage format in a third
-and copies the ones it owns. What an element gets depends only on its index, never
+turns them into values in a second loop (the bounded integers, where any try is
+rejected, redraw those in a third), rounds them to the storage format and copies the
+ones it owns. What an element gets depends only on its index, never
 on the number of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
@@ -207,8 +208,8 @@ def _build(digest):
                     b = b0 + np.uint64(j)
                     w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
                         b & _MASK32, b >> _SHIFT32, s0, s1, k0, k1, PHILOX_ROUNDS)
-                rejected = False  # stays False, and the loops below vanish, but for
-                for j in range(nb):  # rules that may reject a try (bounded integers)
+                rejected = False  # for all rules but the bounded integers, a constant:
+                for j in range(nb):  # the retry loop below then compiles to nothing
                     _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
                     rejected |= _rejects(p, w0[j], w1[j], w2[j], w3[j])
                 if rejected:

@@ -10,7 +10,8 @@ then compiles it once per argument types (the number of strided dimensions).
 
 Kernel: a 1-D grid-stride loop over the fill's Philox blocks
 ``b in [start // E, ceil((start + n) / E))`` with 64-bit indices. A thread computes one
-whole block (four words, ``E`` elements) per iteration into a ``cuda.local.array``
+whole block (four words, ``E`` elements, and for the bounded integers the retry blocks of
+any rejected try) per iteration into a ``cuda.local.array``
 of the rule's precision, rounds each value to the storage format (bfloat16 / float16
 bits, uint8 for masks, as the CPU backend's ``_round``) and stores the ones inside
 ``[start, start + n)``. What an element gets depends only on its index, never on

@@ -143,11 +143,6 @@ def _emit_truncnorm64(p, w0, w1, w2, w3, vals, e):
     vals[e + 1] = _clip(_truncnorm(p, core.u01_open53(w2, w3)), p.bot, p.top)
 
 
-# Bounded integers (docs/stream.md): a lane's first try is its word (two words, 64-bit);
-# while any lane is rejected, the block's retry rounds give each rejected lane its word(s)
-# of the round's block. Values are low + k mod 2**64, the two's complement of the integer.
-
-
 @device
 def _never_rejects(p, w0, w1, w2, w3):
     """The ``rejects`` of a rule that takes every try."""
@@ -157,6 +152,11 @@ def _never_rejects(p, w0, w1, w2, w3):
 @device
 def _no_retry(p, w0, w1, w2, w3, vals, e, at):
     """The ``retry`` of a rule that takes every try: never called."""
+
+
+# Bounded integers (docs/stream.md): a lane's first try is its word (two words, 64-bit);
+# while any lane is rejected, the block's retry rounds give each rejected lane its word(s)
+# of the round's block. Values are low + k mod 2**64, the two's complement of the integer.
 
 
 @device
