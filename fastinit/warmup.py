@@ -21,6 +21,15 @@ DTYPES = tuple(cpu.STORE_MARKERS)
 PHILOX = "philox4x32"  # fastinit.philox4x32's block loop, compiled with the fills
 
 
+def rule_name(dist, dtype):
+    """The rule that fills ``dtype`` with ``dist``, or None where it fills no such array
+    (a dtype the distribution cannot write, or a range of integers beyond the dtype's)."""
+    try:
+        return rule_for(dist, dtype).name
+    except (TypeError, ValueError):
+        return None
+
+
 def specializations(dtypes=None, distributions=None):
     """The (rule, dtype) kernel specializations that fills of ``dtypes`` with
     ``distributions`` (names in ``DTYPES`` and ``DISTRIBUTIONS``; None: all) compile,
@@ -29,11 +38,9 @@ def specializations(dtypes=None, distributions=None):
     found = {}
     for dtype in dtypes or DTYPES:
         for name in distributions or DISTRIBUTIONS:
-            try:
-                rule = rule_for(DISTRIBUTIONS[name], dtype).name
-            except (TypeError, ValueError):  # this distribution does not fill this dtype
-                continue
-            found.setdefault((rule, type(cpu.STORE_MARKERS[dtype])), (rule, dtype))
+            rule = rule_name(DISTRIBUTIONS[name], dtype)
+            if rule is not None:
+                found.setdefault((rule, type(cpu.STORE_MARKERS[dtype])), (rule, dtype))
     return list(found.values())
 
 
