@@ -3,7 +3,7 @@
     python bench/gpu_smoke.py
 
 For each GPU backend (``cupy``, ``numba_cuda``) and each rule family (raw words,
-Bernoulli, uniform, normal, truncated normal, a constant) one fill of a CUDA array
+Bernoulli, uniform, normal, truncated normal, bounded integers, a constant) one fill of a CUDA array
 (CuPy's, else torch's) of an odd size, contiguous and strided, compared byte for byte
 with the CPU backend's fill of the same shape. Prints one line per fill with the first
 call's time (compilation included) and exits 0 when every fill matches, 1 when one
@@ -18,7 +18,7 @@ import traceback
 import numpy as np
 
 import fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, arrays
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform, arrays
 
 SHAPE = (1001, 257)
 FAMILIES = [("raw", Raw(), np.uint32), ("bernoulli", Bernoulli(0.3), np.uint8),
@@ -26,6 +26,8 @@ FAMILIES = [("raw", Raw(), np.uint32), ("bernoulli", Bernoulli(0.3), np.uint8),
             ("truncnorm", TruncatedNormal(0, 1, -2, 2), np.float32),
             ("truncnorm", TruncatedNormal(0, 1, 3, 12), np.float16),
             ("truncnorm", TruncatedNormal(0, 1, -1, 3), np.float64),
+            ("integers", Integers(0, 2**31), np.uint32),  # half of the tries redrawn
+            ("integers", Integers(-2**63, 2**62), np.int64),
             ("constant", 0.1, np.float32)]
 LAYOUTS = {"contiguous": lambda a: a, "strided": lambda a: a.T[3:500:2]}
 

@@ -128,7 +128,7 @@ def _numba_launches():
     from fastinit.backends import ENTRY, FAMILY_RULES, STORAGE, word_type
     from fastinit.backends import numba_cuda as nc
     from fastinit.distributions import rule_for
-    from fastinit.warmup import DISTRIBUTIONS
+    from fastinit.warmup import DISTRIBUTIONS, rule_name
 
     launches = {}
 
@@ -142,12 +142,9 @@ def _numba_launches():
             buf, words = _device_array(np.zeros(1, storage)), _device_array(np.zeros(1, word))
             for shape, strides in (((), ()), ((3, 4), (-1, 3))):
                 for dist in DISTRIBUTIONS.values():
-                    try:
-                        rule = rule_for(dist, dtype)
-                    except TypeError:  # this distribution does not fill this dtype
-                        continue
-                    nc.fill_array(buf, 0, shape, strides, rule, dtype, seed=1, stream=2,
-                                  block0=3, start=4, n=1)
+                    if rule_name(dist, dtype) is not None:  # it fills this dtype
+                        nc.fill_array(buf, 0, shape, strides, rule_for(dist, dtype), dtype,
+                                      seed=1, stream=2, block0=3, start=4, n=1)
                 nc.fill_constant_array(words, 0, shape, strides, word(0), n=1)
     for dtype in FAMILY_RULES:
         table, first, total = nc._many_args(dtype, np.zeros(1, ENTRY))

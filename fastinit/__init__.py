@@ -14,7 +14,7 @@ never on the backend, device, thread count or sharding.
 """
 
 from . import init, initializers
-from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from .distributions import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from .generator import Generator, get_default_generator, manual_seed
 from .init import (calculate_gain, constant_, dirac_, eye_, kaiming_normal_,  # noqa: F401
                    kaiming_uniform_, normal_, ones_, orthogonal_, sparse_, trunc_normal_,
@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bernoulli",
     "Generator",
+    "Integers",
     "Normal",
     "Raw",
     "TruncatedNormal",

@@ -23,7 +23,14 @@ ELEMENTS_PER_BLOCK = {
     "truncnorm32": 4,  # float32, float16, bfloat16: one word each
     "truncnorm64": 2,  # float64: two words each
     "bernoulli": 4,  # one word each
+    "integers32": 4,  # ranges up to 2**32: one word each (first try)
+    "integers64": 2,  # wider ranges: two words each (first try)
 }
+
+# Bounded integers' retries (docs/stream.md): retry round r = 1, 2, ... of block b reads
+# block b XOR RETRY_BLOCK_BIT under the key seed + (r - 1) * RETRY_KEY_STEP (mod 2**64).
+RETRY_BLOCK_BIT = 1 << 63
+RETRY_KEY_STEP = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd
 
 # Natural logarithm, fdlibm's e_log.c / e_logf.c reduction and polynomial:
 # x = m * 2**k, m in [sqrt(2)/2, sqrt(2)), f = m - 1, s = f / (2 + f),
@@ -200,6 +207,10 @@ def cuda_header():
         "namespace elements_per_block {",
         epb,
         "}  // namespace elements_per_block",
+        "",
+        "// Bounded integers' retries: block b XOR RETRY_BLOCK_BIT, key seed + (r - 1) * step.",
+        f"static constexpr unsigned long long RETRY_BLOCK_BIT = 0x{RETRY_BLOCK_BIT:016X}ull;",
+        f"static constexpr unsigned long long RETRY_KEY_STEP = 0x{RETRY_KEY_STEP:016X}ull;",
         "",
         "// Natural logarithm: fdlibm's polynomial and ln2 split.",
         array("double", "LOG_LG64", LOG_LG64, f64),

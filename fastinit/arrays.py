@@ -1,8 +1,9 @@
 """Destinations: what an output is, where it lives, and the one place that picks a backend.
 
-Host memory: numpy arrays (float16, ``ml_dtypes.bfloat16``, float32, float64, and for
-masks bool/uint8, for raw words uint32) and torch CPU tensors of the same dtypes
-(``torch.bfloat16`` included) go to the CPU backend.
+Host memory: numpy arrays (float16, ``ml_dtypes.bfloat16``, float32, float64, bool, and
+the integer types int8 to int64 and uint8 to uint64 for bounded integers, masks and raw
+words) and torch CPU tensors of the same dtypes (``torch.bfloat16`` included) go to the
+CPU backend.
 
 Device memory: torch CUDA tensors, CuPy arrays and any object with
 ``__cuda_array_interface__`` go to a GPU backend, launched on the destination's
@@ -39,6 +40,12 @@ _NUMPY_NAMES = {
     np.dtype(np.bool_): "bool",
     np.dtype(np.uint8): "uint8",
     np.dtype(np.uint32): "uint32",
+    np.dtype(np.int8): "int8",
+    np.dtype(np.int16): "int16",
+    np.dtype(np.uint16): "uint16",
+    np.dtype(np.int32): "int32",
+    np.dtype(np.int64): "int64",
+    np.dtype(np.uint64): "uint64",
 }
 _TYPESTR_NAMES = {dtype.str: name for dtype, name in _NUMPY_NAMES.items()}
 
@@ -52,7 +59,8 @@ def _numpy_name(dtype):
         return "bfloat16"
     return name
 
-_SUPPORTED = ("float16, bfloat16, float32, float64 (bool/uint8 masks, uint32 words)")
+_SUPPORTED = ("float16, bfloat16, float32, float64, bool, and the integer types of 8 to 64 "
+              "bits")
 
 BACKENDS = ("cpu", "cupy", "numba_cuda")
 GPU_BACKENDS = ("cupy", "numba_cuda")  # the default order: fastest first
@@ -205,8 +213,7 @@ def dtype_name(x):
                         + _SUPPORTED)
     if isinstance(x, np.ndarray) or is_cupy_array(x):
         raise TypeError(f"array dtype {x.dtype} is not supported; expected one of "
-                        "float16, bfloat16 (ml_dtypes), float32, float64 "
-                        "(bool/uint8 masks, uint32 words)")
+                        + _SUPPORTED)
     raise TypeError(f"__cuda_array_interface__ typestr {x.__cuda_array_interface__['typestr']!r}"
                     f" is not supported; expected one of {', '.join(_TYPESTR_NAMES)}")
 
@@ -528,7 +535,7 @@ def constant_bits(dtype, value):
         return int(f16_bits(np.float32(value)))
     if dtype == "bool":
         return int(bool(value))
-    word = np.array(value, STORAGE[dtype])
+    word = np.array(value, dtype)
     return int(word.view(f"u{word.itemsize}"))
 
 

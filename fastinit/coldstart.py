@@ -30,17 +30,13 @@ with torch.device("meta"):
 # (distribution, destination): every distribution of every dtype it fills, contiguous
 # and as a strided view
 _EVERY = """from fastinit import warmup
-from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
 work = []
 for dtype in warmup.DTYPES:
     for dist in warmup.DISTRIBUTIONS.values():
-        try:
-            rule_for(dist, dtype)
-        except TypeError:
-            continue
-        x = np.empty((64, 128), numpy_dtype(dtype))
-        work += [(dist, x[:, :64].copy()), (dist, x[:, ::2])]
+        if warmup.rule_name(dist, dtype) is not None:
+            x = np.empty((64, 128), numpy_dtype(dtype))
+            work += [(dist, x[:, :64].copy()), (dist, x[:, ::2])]
 """
 
 # name: (setup, the timed call, torch's setup and call or None, goal in seconds)

@@ -122,6 +122,62 @@ def u01_open53(wa, wb):
 
 
 # ---------------------------------------------------------------------------
+# Bounded integers: Lemire's multiply-shift with rejection. A try maps a uniform x in
+# [0, 2**n) to x * (span + 1) = k * 2**n + l, k in [0, span]; it is rejected when
+# l < 2**n mod (span + 1). Products are split into 32-bit halves where they could pass
+# 64 bits, so nothing wraps around (nor warns, when this runs as Python).
+
+_RETRY_HIGH = np.uint64(C.RETRY_BLOCK_BIT >> 32)
+_STEP0 = np.uint64(C.RETRY_KEY_STEP & 0xFFFFFFFF)
+_STEP1 = np.uint64(C.RETRY_KEY_STEP >> 32)
+
+
+@device
+def lemire32(w, span):
+    """w * (span + 1) for a word w and span < 2**32: below 2**64, exact."""
+    x = np.uint64(w)
+    return x * np.uint64(span) + x
+
+
+@device
+def lemire64(x1, x0, span):
+    """(high, low) 64-bit halves of x * (span + 1) for x = x1 * 2**32 + x0 (two words)
+    and span < 2**64."""
+    s0 = span & _MASK32
+    s1 = span >> _SHIFT32
+    p00 = x0 * s0 + x0
+    p10 = x1 * s0 + x1
+    p01 = x0 * s1
+    mid = (p00 >> _SHIFT32) + (p10 & _MASK32) + (p01 & _MASK32)
+    high = x1 * s1 + (p10 >> _SHIFT32) + (p01 >> _SHIFT32) + (mid >> _SHIFT32)
+    return high, ((mid & _MASK32) << _SHIFT32) | (p00 & _MASK32)
+
+
+@device
+def add64(a, b):
+    """(a + b) mod 2**64, summed in 32-bit halves."""
+    low = (a & _MASK32) + (b & _MASK32)
+    high = (a >> _SHIFT32) + (b >> _SHIFT32) + (low >> _SHIFT32)
+    return ((high & _MASK32) << _SHIFT32) | (low & _MASK32)
+
+
+@device
+def retry_block(at, k0, k1):
+    """The words of the retry block of block ``at = (b, s0, s1, k0, k1)`` (a block and
+    its stream and key halves) under key (k0, k1): block b XOR 2**63 of the stream."""
+    b = at[0]
+    return philox4x32(b & _MASK32, (b >> _SHIFT32) ^ _RETRY_HIGH, at[1], at[2], k0, k1,
+                      C.PHILOX_ROUNDS)
+
+
+@device
+def next_retry_key(k0, k1):
+    """The key halves of the next retry round: (k1 * 2**32 + k0) + RETRY_KEY_STEP mod 2**64."""
+    low = k0 + _STEP0
+    return low & _MASK32, (k1 + _STEP1 + (low >> _SHIFT32)) & _MASK32
+
+
+# ---------------------------------------------------------------------------
 # Natural logarithm (fdlibm reduction and polynomial), float32 and float64.
 
 _LG32 = tuple(np.float32(c) for c in C.LOG_LG32)

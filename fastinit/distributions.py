@@ -14,6 +14,7 @@ A parameter out of range is a ``ParameterError`` and a dtype a rule cannot write
 
 import functools
 import math
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ from . import _constants as C
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 MASK_DTYPES = ("bool", "uint8") + FLOAT_DTYPES
+INTEGER_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+                  "uint64")
 
 
 class ParameterError(ValueError, RuntimeError):
@@ -66,6 +69,15 @@ class Bernoulli:
 
 
 @dataclass(frozen=True)
+class Integers:
+    """Uniform on the integers of [low, high], both included, exactly (no bias): Lemire's
+    multiply-shift with rejection (docs/stream.md)."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
 class Raw:
     """The raw uint32 words of the stream."""
 
@@ -78,6 +90,12 @@ class Rule:
     @property
     def elements_per_block(self):
         return C.ELEMENTS_PER_BLOCK[self.name]
+
+    @property
+    def retries(self):
+        """Whether a try may be rejected and redrawn from the retry blocks (bounded
+        integers): a fill must then stay below block 2**63 (docs/stream.md)."""
+        return self.name.startswith("integers")
 
 
 def blocks_for(rule, n):
@@ -96,6 +114,23 @@ def _finite(name, value):
     if not math.isfinite(value):
         raise ParameterError(f"{name} must be finite, got {value}")
     return value
+
+
+def _integer(name, value):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+def integer_range(dtype):
+    """(smallest, largest) value of an integer dtype name (bool: 0, 1)."""
+    if dtype == "bool":
+        return 0, 1
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def _check_dtype(dist, dtype, allowed):
@@ -250,6 +285,18 @@ def _rule(dist, dtype):
             raise ParameterError(f"p must be in [0, 1], got {p}")
         return Rule("bernoulli", (np.uint64(round(p * 2.0**32)),))
 
+    if isinstance(dist, Integers):
+        _check_dtype(dist, dtype, INTEGER_DTYPES)
+        low, high = _integer("low", dist.low), _integer("high", dist.high)
+        smallest, largest = integer_range(dtype)
+        if not smallest <= low <= largest:
+            raise ParameterError(f"low is out of bounds for {dtype}")
+        if not smallest <= high <= largest:
+            raise ParameterError(f"high is out of bounds for {dtype}")
+        if low > high:
+            raise ParameterError(f"integers need low <= high, got low={low}, high={high}")
+        return _integers_rule(low, high - low)
+
     _check_dtype(dist, dtype, FLOAT_DTYPES)
 
     if isinstance(dist, Uniform):
@@ -304,6 +351,18 @@ def _rule(dist, dtype):
         return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
 
     raise TypeError(f"not a distribution: {dist!r}")
+
+
+def _integers_rule(low, span):
+    """The rule of low + k, k uniform on [0, span]: 32-bit tries up to a span of 2**32 - 1,
+    64-bit ones beyond. Parameters are 32-bit halves (low first), so that each is exact as
+    a double: low mod 2**64, span, and the rejection threshold 2**bits mod (span + 1)."""
+    bits = 32 if span < 2**32 else 64
+    reject = 2**bits % (span + 1)
+    halves = []
+    for value in (low % 2**64, span, reject):
+        halves += [value & 0xFFFFFFFF, value >> 32]
+    return Rule(f"integers{bits}", tuple(halves))
 
 
 _cached_rule = functools.lru_cache(maxsize=1024)(_rule)

@@ -9,18 +9,24 @@ generator a call uses, keying a fresh one from torch's generators where torch's 
 decide (docs/stream.md, section 6).
 """
 
+import contextlib
+import operator
 import threading
 
 import numpy as np
 
 from . import arrays
+from ._constants import RETRY_BLOCK_BIT
 from .distributions import (
+    INTEGER_DTYPES,
     Bernoulli,
+    Integers,
     Normal,
     Raw,
     TruncatedNormal,
     Uniform,
     blocks_for,
+    integer_range,
     rule_for,
 )
 
@@ -67,6 +73,55 @@ def dtype_name_of(dtype):
     return name
 
 
+def shape_of_size(size):
+    """The shape numpy makes of ``size``, an integer or a sequence of integers (numpy's
+    TypeError for anything else, a float included)."""
+    if np.ndim(size) == 0:
+        if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
+            raise TypeError(f"expected a sequence of integers or a single integer, got "
+                            f"'{size!r}'")
+        return (int(size),)
+    return tuple(operator.index(s) for s in size)
+
+
+def supported_dtype_name(dtype, supported, caller):
+    """The name of ``dtype`` if it is one of ``supported``, else numpy's TypeError for
+    the function ``caller``."""
+    name = dtype_name_of(dtype)
+    if name not in supported:
+        raise TypeError(f"Unsupported dtype {numpy_dtype(name)!r} for {caller}")
+    return name
+
+
+def scalar(name, value):
+    """``value``, which must be a scalar: fastinit draws every element of a call with the
+    same parameters (numpy broadcasts arrays of them)."""
+    if np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a scalar: fastinit draws every element with the same "
+                        f"parameters, got an array of shape {np.shape(value)}")
+    return value
+
+
+def bounded_integers(low, high, endpoint, dtype):
+    """The ``Integers`` of numpy's ``integers(low, high, dtype=dtype, endpoint=endpoint)``
+    (``high=None``: [0, low)), with numpy's checks, in numpy's order and words."""
+    if high is None:
+        low, high = 0, int(scalar("low", low))
+        if high < 0 or (high == 0 and not endpoint):
+            raise ValueError("high < 0" if endpoint else "high <= 0")
+    else:
+        low, high = int(scalar("low", low)), int(scalar("high", high))
+    last = high if endpoint else high - 1
+    smallest, largest = integer_range(dtype)
+    if low < smallest:
+        raise ValueError(f"low is out of bounds for {dtype}")
+    if last > largest:
+        raise ValueError(f"high is out of bounds for {dtype}")
+    if low > last:
+        raise ValueError("low > high" if endpoint else "low >= high")
+    return Integers(low, last)
+
+
 def numpy_dtype(name):
     """The numpy dtype of a fastinit dtype name (bfloat16 from ml_dtypes)."""
     if name == "bfloat16":
@@ -77,8 +132,9 @@ def numpy_dtype(name):
 
 
 def empty(shape, name, device):
-    """An uninitialized array of fastinit dtype ``name`` on ``device`` ("cpu": numpy,
-    "cuda[:N]": CuPy, on device N, 0 for "cuda")."""
+    """An uninitialized array of fastinit dtype ``name`` on ``device`` ("cpu": numpy;
+    "cuda": CuPy, on CuPy's current device, like ``cupy.random.Generator``; "cuda:N":
+    CuPy, on device N)."""
     if device == "cpu":
         return np.empty(shape, numpy_dtype(name))
     try:
@@ -89,7 +145,8 @@ def empty(shape, name, device):
     if name == "bfloat16":
         raise TypeError("CuPy has no bfloat16 arrays: fill a torch bfloat16 tensor with "
                         "Generator.fill or out=")
-    with cupy.cuda.Device(int(device.partition(":")[2] or 0)):
+    index = device.partition(":")[2]
+    with cupy.cuda.Device(int(index)) if index else contextlib.nullcontext():
         return cupy.empty(shape, numpy_dtype(name))
 
 
@@ -177,6 +234,10 @@ class Generator(StreamPosition):
         if start < 0 or start + dest.size > numel:
             raise ValueError(f"elements [{start}, {start + dest.size}) are not inside a "
                              f"tensor of {numel} elements")
+        if rule.retries and self._block + blocks_for(rule, numel) > RETRY_BLOCK_BIT:
+            raise ValueError("a fill of bounded integers must stay below Philox block 2**63, "
+                             "whose upper half holds their retries (docs/stream.md); this "
+                             f"one would end at block {self._block + blocks_for(rule, numel)}")
         arrays.fill(dest, rule, self._seed, self._stream, self._block, start,
                     _check_backend(backend) or self._backend)
         self._advance(rule, numel)
@@ -184,10 +245,10 @@ class Generator(StreamPosition):
 
     def _draw(self, dist, size, dtype, out):
         if out is not None:
-            if size is not None and tuple(np.atleast_1d(size)) != arrays.shape_of(out):
+            if size is not None and shape_of_size(size) != arrays.shape_of(out):
                 raise ValueError(f"size {size} does not match out's shape {arrays.shape_of(out)}")
             return self.fill(out, dist)
-        shape = () if size is None else tuple(int(s) for s in np.atleast_1d(size))
+        shape = () if size is None else shape_of_size(size)
         result = empty(shape, dtype_name_of(dtype), self._device)
         self.fill(result, dist)
         return result[()] if size is None and self._device == "cpu" else result
@@ -225,6 +286,14 @@ class Generator(StreamPosition):
     def bernoulli(self, p=0.5, size=None, dtype=np.bool_, out=None):
         """1 (True) with probability ``p``, else 0: dropout masks."""
         return self._draw(Bernoulli(p), size, dtype, out)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False, out=None):
+        """Integers uniform on [low, high), or [low, high] with ``endpoint``; ``high=None``
+        draws from [0, low). As ``numpy.random.Generator.integers`` (arguments, defaults,
+        errors), but ``low`` and ``high`` are scalars. Exact: every integer of the range is
+        equally likely (docs/stream.md). ``dtype``: bool or an integer type of 8 to 64 bits."""
+        dtype = supported_dtype_name(dtype, INTEGER_DTYPES, "integers")
+        return self._draw(bounded_integers(low, high, endpoint, dtype), size, dtype, out)
 
 
 default_generator = Generator(0)

@@ -18,26 +18,36 @@ import numpy as np
 
 from . import philox
 from .backends import cpu
-from .distributions import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, rule_for
+from .distributions import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform, rule_for
 
+# integers: spans below 2**32 (every integer dtype); integers_wide: wider (int64, uint64)
 DISTRIBUTIONS = {"uniform": Uniform(), "normal": Normal(), "trunc_normal": TruncatedNormal(),
-                 "bernoulli": Bernoulli(), "raw": Raw()}
+                 "bernoulli": Bernoulli(), "raw": Raw(), "integers": Integers(0, 1),
+                 "integers_wide": Integers(0, 2**32)}
 DTYPES = tuple(cpu.STORE_MARKERS)
 PHILOX = "philox4x32"  # fastinit.philox4x32's block loop, compiled with the fills
+
+
+def rule_name(dist, dtype):
+    """The rule that fills ``dtype`` with ``dist``, or None where it fills no such array
+    (a dtype the distribution cannot write, or a range of integers beyond the dtype's)."""
+    try:
+        return rule_for(dist, dtype).name
+    except (TypeError, ValueError):
+        return None
 
 
 def specializations(dtypes=None, distributions=None):
     """The (rule, dtype) kernel specializations that fills of ``dtypes`` with
     ``distributions`` (names in ``DTYPES`` and ``DISTRIBUTIONS``; None: all) compile,
-    each once: any layout uses the same one, and bool and uint8 share theirs."""
+    each once: any layout uses the same one, and dtypes of one store (``cpu.STORE_MARKERS``:
+    bool, uint8 and int8, ...) share theirs."""
     found = {}
     for dtype in dtypes or DTYPES:
         for name in distributions or DISTRIBUTIONS:
-            try:
-                rule = rule_for(DISTRIBUTIONS[name], dtype).name
-            except TypeError:  # this distribution does not fill this dtype
-                continue
-            found.setdefault((rule, type(cpu.STORE_MARKERS[dtype])), (rule, dtype))
+            rule = rule_name(DISTRIBUTIONS[name], dtype)
+            if rule is not None:
+                found.setdefault((rule, type(cpu.STORE_MARKERS[dtype])), (rule, dtype))
     return list(found.values())
 
 

@@ -26,7 +26,13 @@ static constexpr int normal64 = 2;
 static constexpr int truncnorm32 = 4;
 static constexpr int truncnorm64 = 2;
 static constexpr int bernoulli = 4;
+static constexpr int integers32 = 4;
+static constexpr int integers64 = 2;
 }  // namespace elements_per_block
+
+// Bounded integers' retries: block b XOR RETRY_BLOCK_BIT, key seed + (r - 1) * step.
+static constexpr unsigned long long RETRY_BLOCK_BIT = 0x8000000000000000ull;
+static constexpr unsigned long long RETRY_KEY_STEP = 0x9E3779B97F4A7C15ull;
 
 // Natural logarithm: fdlibm's polynomial and ln2 split.
 static __device__ constexpr double LOG_LG64[7] = {

@@ -59,12 +59,22 @@ static_assert(sizeof(Counter) == 24 && sizeof(Params) == 56 && sizeof(Layout) ==
                   sizeof(Entry) == 120,
               "kernel argument layout changed: update the launcher");
 
-// --- rules: one Philox block's four words to its E values (cpu.py's _emit_*) --------------
-// A rule object holds its parameters in the precision the rule computes in.
+// --- rules: one Philox block's four words to its E values (rules.py's _emit_*) ------------
+// A rule object holds its parameters in the precision the rule computes in. emit() writes a
+// block's values; rejects() says whether the block's words reject a try, and retry() then
+// redraws the rejected values (rules.py's _rejects_*, _retry_*): only the bounded integers
+// reject any.
 
 namespace rule {
 
-struct raw {
+// The rules that take every try.
+struct takes_every_try {
+  __device__ bool rejects(uint4) const { return false; }
+  template <class Value>
+  __device__ void retry(uint4, Value*, const Counter&, unsigned long long) const {}
+};
+
+struct raw : takes_every_try {
   static constexpr int E = elements_per_block::raw;
   using value = unsigned int;
   __device__ explicit raw(const Params&) {}
@@ -76,7 +86,7 @@ struct raw {
   }
 };
 
-struct bernoulli {
+struct bernoulli : takes_every_try {
   static constexpr int E = elements_per_block::bernoulli;
   using value = float;
   unsigned long long threshold;  // round(p * 2^32), up to 2^32 inclusive
@@ -91,7 +101,7 @@ struct bernoulli {
   }
 };
 
-struct uniform32 {
+struct uniform32 : takes_every_try {
   static constexpr int E = elements_per_block::uniform32;
   using value = float;
   float lo, span, bot, top;
@@ -108,7 +118,7 @@ struct uniform32 {
 };
 
 // float16 and bfloat16: one 16-bit half-word per element, the low half first.
-struct uniform16 {
+struct uniform16 : takes_every_try {
   static constexpr int E = elements_per_block::uniform16;
   using value = float;
   float lo, span, bot, top;
@@ -128,7 +138,7 @@ struct uniform16 {
   }
 };
 
-struct uniform64 {
+struct uniform64 : takes_every_try {
   static constexpr int E = elements_per_block::uniform64;
   using value = double;
   double lo, span, bot, top;
@@ -141,7 +151,7 @@ struct uniform64 {
   }
 };
 
-struct normal32 {
+struct normal32 : takes_every_try {
   static constexpr int E = elements_per_block::normal32;
   using value = float;
   float mean, stddev;
@@ -158,7 +168,7 @@ struct normal32 {
   }
 };
 
-struct normal64 {
+struct normal64 : takes_every_try {
   static constexpr int E = elements_per_block::normal64;
   using value = double;
   double mean, stddev;
@@ -173,7 +183,7 @@ struct normal64 {
 
 // z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then clipped to
 // float32 limits.
-struct truncnorm32 {
+struct truncnorm32 : takes_every_try {
   static constexpr int E = elements_per_block::truncnorm32;
   using value = float;
   double pa, qb, mass, mean, stddev;
@@ -193,7 +203,7 @@ struct truncnorm32 {
   }
 };
 
-struct truncnorm64 {
+struct truncnorm64 : takes_every_try {
   static constexpr int E = elements_per_block::truncnorm64;
   using value = double;
   double pa, qb, mass, mean, stddev, bot, top;
@@ -209,11 +219,95 @@ struct truncnorm64 {
   }
 };
 
+// Bounded integers: low + k (mod 2^64: the integer's two's complement), k uniform on
+// [0, span]. A lane's first try is its word (integers32: spans below 2^32) or word pair
+// (integers64); a rejected lane takes its word(s) of each retry round in turn: round r = 1, 2,
+// ... reads block b ^ RETRY_BLOCK_BIT of the stream under key seed + (r - 1) * RETRY_KEY_STEP.
+// Params: 32-bit halves of low, span and the threshold 2^n mod (span + 1), low half first.
+__device__ __forceinline__ unsigned long long from_halves(double low, double high) {
+  return static_cast<unsigned long long>(low) | (static_cast<unsigned long long>(high) << 32);
+}
+
+struct integers32 {
+  static constexpr int E = elements_per_block::integers32;
+  using value = unsigned long long;
+  unsigned long long low;
+  unsigned int span, reject;
+  __device__ explicit integers32(const Params& p)
+      : low(from_halves(p.v[0], p.v[1])), span(static_cast<unsigned int>(p.v[2])),
+        reject(static_cast<unsigned int>(p.v[4])) {}
+  __device__ bool rejected(unsigned long long m) const {
+    return (m & 0xFFFFFFFFull) < reject;
+  }
+  __device__ value one(unsigned long long m) const { return low + (m >> 32); }
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = one(lemire32(w.x, span));
+    v[1] = one(lemire32(w.y, span));
+    v[2] = one(lemire32(w.z, span));
+    v[3] = one(lemire32(w.w, span));
+  }
+  __device__ bool rejects(uint4 w) const {
+    return rejected(lemire32(w.x, span)) | rejected(lemire32(w.y, span)) |
+           rejected(lemire32(w.z, span)) | rejected(lemire32(w.w, span));
+  }
+  __device__ unsigned long long take(unsigned long long m, unsigned int w) const {
+    return rejected(m) ? lemire32(w, span) : m;
+  }
+  __device__ void retry(uint4 w, value v[E], const Counter& c, unsigned long long block) const {
+    unsigned long long m0 = lemire32(w.x, span), m1 = lemire32(w.y, span);
+    unsigned long long m2 = lemire32(w.z, span), m3 = lemire32(w.w, span);
+    for (unsigned long long key = c.seed;
+         (rejected(m0) | rejected(m1)) | (rejected(m2) | rejected(m3)); key += RETRY_KEY_STEP) {
+      const uint4 r = philox_block(key, c.stream, block ^ RETRY_BLOCK_BIT);
+      m0 = take(m0, r.x);
+      m1 = take(m1, r.y);
+      m2 = take(m2, r.z);
+      m3 = take(m3, r.w);
+    }
+    v[0] = one(m0);
+    v[1] = one(m1);
+    v[2] = one(m2);
+    v[3] = one(m3);
+  }
+};
+
+struct integers64 {
+  static constexpr int E = elements_per_block::integers64;
+  using value = unsigned long long;
+  unsigned long long low, span, reject;
+  __device__ explicit integers64(const Params& p)
+      : low(from_halves(p.v[0], p.v[1])), span(from_halves(p.v[2], p.v[3])),
+        reject(from_halves(p.v[4], p.v[5])) {}
+  __device__ void emit(uint4 w, value v[E]) const {
+    v[0] = low + lemire64(w.x, w.y, span).high;
+    v[1] = low + lemire64(w.z, w.w, span).high;
+  }
+  __device__ bool rejects(uint4 w) const {
+    return (lemire64(w.x, w.y, span).low < reject) | (lemire64(w.z, w.w, span).low < reject);
+  }
+  __device__ Product128 take(Product128 m, unsigned int x1, unsigned int x0) const {
+    return m.low < reject ? lemire64(x1, x0, span) : m;
+  }
+  __device__ void retry(uint4 w, value v[E], const Counter& c, unsigned long long block) const {
+    Product128 m0 = lemire64(w.x, w.y, span), m1 = lemire64(w.z, w.w, span);
+    for (unsigned long long key = c.seed; (m0.low < reject) | (m1.low < reject);
+         key += RETRY_KEY_STEP) {
+      const uint4 r = philox_block(key, c.stream, block ^ RETRY_BLOCK_BIT);
+      m0 = take(m0, r.x, r.y);
+      m1 = take(m1, r.z, r.w);
+    }
+    v[0] = low + m0.high;
+    v[1] = low + m1.high;
+  }
+};
+
 }  // namespace rule
 
 // --- stores: the storage word of an output dtype and a value's rounding into it ----------
 // Words are the stored bits as an unsigned integer of the storage width.
-// float32, float64, uint32 -> f32, f64, u32; bfloat16, float16 -> bf16, f16; bool, uint8 -> u8.
+// float32, float64 -> f32, f64; bfloat16, float16 -> bf16, f16; bool, int8, uint8 -> u8;
+// int16, uint16 -> u16; int32, uint32 -> u32; int64, uint64 -> u64. An integer value (a
+// uint64 two's complement) is stored as its low bits.
 
 namespace store {
 
@@ -232,6 +326,17 @@ struct f64 {
 struct u32 {
   using word = unsigned int;
   __device__ static word put(unsigned int v) { return v; }
+  __device__ static word put(unsigned long long v) { return static_cast<unsigned int>(v); }
+};
+
+struct u16 {
+  using word = unsigned short;
+  __device__ static word put(unsigned long long v) { return static_cast<unsigned short>(v); }
+};
+
+struct u64 {
+  using word = unsigned long long;
+  __device__ static word put(unsigned long long v) { return v; }
 };
 
 struct bf16 {
@@ -244,10 +349,11 @@ struct f16 {
   __device__ static word put(float v) { return f16_bits(v); }
 };
 
-// 0 or 1, for Bernoulli masks.
+// 0 or 1 for Bernoulli masks, or an integer's low byte.
 struct u8 {
   using word = unsigned char;
   __device__ static word put(float v) { return static_cast<unsigned char>(v); }
+  __device__ static word put(unsigned long long v) { return static_cast<unsigned char>(v); }
 };
 
 }  // namespace store
@@ -365,7 +471,10 @@ template <class Rule, class Store>
 __device__ __forceinline__ void block_words(const Rule& rule, const Counter& c, long long b,
                                             typename Store::word (&w)[Rule::E]) {
   typename Rule::value v[Rule::E];
-  rule.emit(philox_block(c.seed, c.stream, c.block0 + static_cast<unsigned long long>(b)), v);
+  const unsigned long long block = c.block0 + static_cast<unsigned long long>(b);
+  const uint4 words = philox_block(c.seed, c.stream, block);
+  rule.emit(words, v);
+  if (rule.rejects(words)) rule.retry(words, v, c, block);
   for (int q = 0; q < Rule::E; ++q) w[q] = Store::put(v[q]);
 }
 

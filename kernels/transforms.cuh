@@ -53,6 +53,33 @@ __device__ __forceinline__ double u01_open53(unsigned int wa, unsigned int wb) {
   return u53(wa, wb, 1u);
 }
 
+// --- bounded integers: Lemire's multiply-shift with rejection -----------------------------
+// A try maps a uniform x in [0, 2^n) to x * (span + 1) = k * 2^n + l, k in [0, span]; it is
+// rejected when l < 2^n mod (span + 1).
+
+// w * (span + 1) for a word w and span < 2^32: below 2^64, exact.
+__device__ __forceinline__ unsigned long long lemire32(unsigned int w, unsigned int span) {
+  const unsigned long long x = w;
+  return x * span + x;
+}
+
+struct Product128 {
+  unsigned long long high, low;
+};
+
+// x * (span + 1) for x = x1 * 2^32 + x0 (two words) and span < 2^64, from 32-bit halves.
+__device__ __forceinline__ Product128 lemire64(unsigned int x1, unsigned int x0,
+                                               unsigned long long span) {
+  const unsigned long long s0 = span & 0xFFFFFFFFull, s1 = span >> 32;
+  const unsigned long long a1 = x1, a0 = x0;
+  const unsigned long long p00 = a0 * s0 + a0;
+  const unsigned long long p10 = a1 * s0 + a1;
+  const unsigned long long p01 = a0 * s1;
+  const unsigned long long mid = (p00 >> 32) + (p10 & 0xFFFFFFFFull) + (p01 & 0xFFFFFFFFull);
+  return {a1 * s1 + (p10 >> 32) + (p01 >> 32) + (mid >> 32),
+          ((mid & 0xFFFFFFFFull) << 32) | (p00 & 0xFFFFFFFFull)};
+}
+
 // --- natural logarithm: fdlibm's reduction and polynomial ---------------------------------
 
 // log(x) for a positive, normal float32 x.

@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 
 import fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 
 PATH = pathlib.Path(__file__).parent / "data" / "golden.json"
 FLOATS = ["float16", "bfloat16", "float32", "float64"]
@@ -23,6 +23,13 @@ CASES = (
     + [("truncnorm_tail", TruncatedNormal(1.0, 0.5, 2.5, 6.0), d) for d in FLOATS]
     + [("truncnorm_wide", TruncatedNormal(0.0, 0.02, -2.0, 2.0), d) for d in FLOATS]
     + [("bernoulli", Bernoulli(0.3), d) for d in ("bool", "uint8", "float32")]
+    + [("integers", Integers(-100, 100), d) for d in ("int8", "int16", "int32", "int64")]
+    + [("integers_small", Integers(0, 200), d) for d in ("uint8", "uint16")]
+    + [("integers_mask", Integers(0, 1), "bool")]
+    # spans just above a power of two: about half of the tries rejected, so retries pinned
+    + [("integers_half", Integers(0, 2**31), d) for d in ("uint32", "uint64")]
+    + [("integers_wide", Integers(-2**63, 2**62), "int64")]
+    + [("integers_full", Integers(0, 2**64 - 1), "uint64")]
 )
 PLACES = [  # (seed, stream, start, numel)
     (0, 0, 0, 16),

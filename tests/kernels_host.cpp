@@ -52,6 +52,11 @@ const Pair PAIRS[] = {
     {"truncnorm32", "f16", run_fill<rule::truncnorm32, store::f16>},
     {"truncnorm32", "bf16", run_fill<rule::truncnorm32, store::bf16>},
     {"truncnorm64", "f64", run_fill<rule::truncnorm64, store::f64>},
+    {"integers32", "u8", run_fill<rule::integers32, store::u8>},
+    {"integers32", "u16", run_fill<rule::integers32, store::u16>},
+    {"integers32", "u32", run_fill<rule::integers32, store::u32>},
+    {"integers32", "u64", run_fill<rule::integers32, store::u64>},
+    {"integers64", "u64", run_fill<rule::integers64, store::u64>},
 };
 
 // nullptr for ndim < 0 (contiguous); else the layout, or an error for too many dimensions.

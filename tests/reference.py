@@ -20,7 +20,7 @@ import numpy as np
 
 from fastinit import _constants as C
 
-__all__ = ["philox4x32", "words", "generate", "values"]
+__all__ = ["philox4x32", "words", "block_words", "generate", "values"]
 
 # Integer constants, typed.
 _U64_MASK32 = np.uint64(0xFFFFFFFF)
@@ -93,8 +93,15 @@ def words(seed, stream, first_block, nblocks):
     """The ``(nblocks, 4)`` uint32 words of Philox blocks ``first_block + j`` (mod 2**64)
     of ``(seed, stream)``: counter = (low32(block), high32(block), low32(stream),
     high32(stream)), key = (low32(seed), high32(seed))."""
-    seed, stream, first_block = int(seed), int(stream), int(first_block)
+    first_block = int(first_block)
     blocks = (np.uint64(first_block % 2**64) + np.arange(int(nblocks), dtype=np.uint64))
+    return block_words(seed, stream, blocks)
+
+
+def block_words(seed, stream, blocks):
+    """The ``(blocks.size, 4)`` uint32 words of the Philox blocks ``blocks`` (uint64) of
+    ``(seed, stream)``."""
+    seed, stream = int(seed), int(stream)
     ctr = np.empty((blocks.size, 4), np.uint64)
     ctr[:, 0] = blocks & _U64_MASK32
     ctr[:, 1] = blocks >> _U64_32
@@ -387,6 +394,41 @@ def f16_bits(x):
 
 
 # ---------------------------------------------------------------------------
+# Bounded integers: Lemire's multiply-shift with rejection, in Python integers.
+
+
+def _tries(w, bits):
+    """A block's tries, one column per lane, as Python integers: the four words (32-bit),
+    or the two 64-bit numbers w0:w1 and w2:w3."""
+    w = w.astype(object)
+    if bits == 32:
+        return w
+    return np.stack([(w[:, 0] << 32) | w[:, 1], (w[:, 2] << 32) | w[:, 3]], axis=1)
+
+
+def integers(rule, w, seed, stream, blocks):
+    """uint64 values (two's complement) of the blocks ``w`` of ``(seed, stream)``, whose
+    counters are ``blocks``, under an integers rule: each lane's first try is its own word(s);
+    a rejected lane takes its word(s) of retry block ``b ^ 2**63``, under the keys seed,
+    seed + RETRY_KEY_STEP, ... (mod 2**64) in turn, until one is accepted."""
+    low, span, reject = (lo | (hi << 32) for lo, hi in zip(rule.params[0::2], rule.params[1::2]))
+    bits = 32 if rule.name == "integers32" else 64
+    product = _tries(w, bits) * (span + 1)
+    k = product >> bits
+    accepted = (product & (2**bits - 1)) >= reject
+    key = int(seed)
+    retry_blocks = np.asarray(blocks, np.uint64) ^ np.uint64(C.RETRY_BLOCK_BIT)
+    while not accepted.all():
+        rows = np.flatnonzero(~accepted.all(axis=1))
+        product = _tries(block_words(key, stream, retry_blocks[rows]), bits) * (span + 1)
+        take = ~accepted[rows] & ((product & (2**bits - 1)) >= reject)
+        k[rows] = np.where(take, product >> bits, k[rows])
+        accepted[rows] |= take
+        key = (key + C.RETRY_KEY_STEP) % 2**64
+    return ((k + low) % 2**64).astype(np.uint64).reshape(-1)
+
+
+# ---------------------------------------------------------------------------
 # Rules: the values of whole blocks, in the rule's precision, element order.
 
 
@@ -402,11 +444,14 @@ def _interleave(*cols):
     return np.stack(cols, axis=-1).reshape(-1)
 
 
-def values(rule, w):
-    """Values of the blocks ``w`` (``(nblocks, 4)`` uint32) under ``rule``, in element
-    order, before rounding to the output format: uint32 (raw), uint8 0/1 (bernoulli),
-    float32 or float64 (by the rule's precision)."""
+def values(rule, w, seed, stream, blocks):
+    """Values of the blocks ``w`` (``(nblocks, 4)`` uint32) of ``(seed, stream)``, whose
+    counters are ``blocks`` (uint64), under ``rule``, in element order, before rounding to
+    the output format: uint32 (raw), uint8 0/1 (bernoulli), uint64 (integers), float32 or
+    float64 (by the rule's precision)."""
     name, params = rule.name, tuple(rule.params)
+    if name.startswith("integers"):
+        return integers(rule, w, seed, stream, blocks)
     w0, w1, w2, w3 = (w[:, i].astype(np.uint64) for i in range(4))
     if name == "raw":
         return np.asarray(w, np.uint32).reshape(-1)
@@ -453,8 +498,8 @@ def values(rule, w):
 
 def _store(v, dtype):
     """Round rule values to the output dtype (as the array a user sees)."""
-    if dtype == "uint32":
-        return v.astype(np.uint32)
+    if dtype in ("int8", "int16", "uint16", "uint32", "int32", "int64", "uint64"):
+        return v.astype(f"u{np.dtype(dtype).itemsize}").view(dtype)
     if dtype in ("bool", "uint8"):
         out = v.astype(np.uint8)
         return out.view(np.bool_) if dtype == "bool" else out
@@ -476,16 +521,15 @@ def generate(rule, dtype, n, seed, stream=0, block0=0, start=0):
     """Elements [start, start + n) of the logical tensor that ``rule`` fills in ``dtype``
     from Philox block ``block0`` of (seed, stream): element g reads block
     block0 + g // elements_per_block. Returns a 1-D array of the numpy dtype (float16,
-    ml_dtypes.bfloat16, bool, uint8, uint32, float32, float64)."""
+    ml_dtypes.bfloat16, float32, float64, bool, or an integer type)."""
     n, start = int(n), int(start)
     if n < 0 or start < 0:
         raise ValueError(f"n and start must be >= 0, got n={n}, start={start}")
     epb = C.ELEMENTS_PER_BLOCK[rule.name]
-    if n == 0:
-        return _store(values(rule, np.empty((0, 4), np.uint32)), dtype)
     first = start // epb
-    last = (start + n - 1) // epb
-    w = words(seed, stream, int(block0) + first, last - first + 1)
-    v = values(rule, w)
+    last = (start + n - 1) // epb if n else first - 1
+    blocks = np.uint64((int(block0) + first) % 2**64) + np.arange(last - first + 1,
+                                                                  dtype=np.uint64)
+    v = values(rule, block_words(seed, stream, blocks), seed, stream, blocks)
     skip = start - first * epb
     return _store(v[skip: skip + n], dtype)

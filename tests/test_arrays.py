@@ -145,8 +145,8 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import reference  # noqa: E402
-from fastinit import TruncatedNormal  # noqa: E402
-from fastinit.distributions import rule_for  # noqa: E402
+from fastinit import Integers, TruncatedNormal  # noqa: E402
+from fastinit.distributions import integer_range, rule_for  # noqa: E402
 
 _NAMES = {np.float16: "float16", ml_dtypes.bfloat16: "bfloat16", np.float32: "float32",
           np.float64: "float64"}
@@ -198,6 +198,46 @@ def test_any_layout_equals_the_reference(layout, dtype, dist, seed, stream, bloc
     written = np.zeros(shape, bool)
     view_of(written)[...] = True
     assert (base[~written] == 0).all()
+
+
+@st.composite
+def _integer_fills(draw):
+    """(dtype, Integers inside its range): spans of one value to the whole range."""
+    dtype = draw(st.sampled_from(["bool", "int8", "uint8", "int16", "uint16", "int32",
+                                  "uint32", "int64", "uint64"]))
+    smallest, largest = integer_range(dtype)
+    low = draw(st.integers(smallest, largest))
+    return dtype, Integers(low, draw(st.integers(low, largest)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(layout=_layouts(), fill=_integer_fills(), seed=st.integers(0, 2**64 - 1),
+       stream=st.integers(0, 2**64 - 1), block0=st.integers(0, 2**62),
+       start=st.integers(0, 10**6))
+def test_integers_fill_any_layout_as_the_reference(layout, fill, seed, stream, block0, start):
+    (shape, view_of), (name, dist) = layout, fill
+    base = np.zeros(shape, name)
+    view = view_of(base)
+    g = fastinit.Generator(seed, stream)
+    g._block = block0
+    g.fill(view, dist, start=start, numel=start + view.size)
+    expected = reference.generate(rule_for(dist, name), name, view.size, seed, stream, block0,
+                                  start)
+    assert np.ascontiguousarray(view).reshape(-1).tobytes() == expected.tobytes()
+    written = np.zeros(shape, bool)
+    view_of(written)[...] = True
+    assert (base[~written] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.uint8, torch.int16,
+                                   torch.int32, torch.int64], ids=str)
+def test_torch_integer_tensors_equal_numpy_arrays(dtype):
+    name = str(dtype).removeprefix("torch.")
+    dist = Integers(*integer_range(name))
+    t = torch.zeros(33, 17, dtype=dtype).t()[1::2]
+    fastinit.Generator(5).fill(t, dist)
+    expected = fastinit.Generator(5).fill(np.zeros(t.shape, name), dist)
+    assert (t.numpy() == expected).all()
 
 
 _SCHEMES = [
@@ -311,6 +351,8 @@ def test_bad_device_destinations_are_rejected_untouched(host_backend):
     with pytest.raises(ValueError, match="read-only"):
         fastinit.Generator(0).fill(HostAsDevice(arr, readonly=True), Normal())
     with pytest.raises(TypeError, match="typestr"):
+        fastinit.Generator(0).fill(HostAsDevice(arr, typestr="<c8"), Normal())
+    with pytest.raises(TypeError, match="Normal fills dtypes .*; got int32"):
         fastinit.Generator(0).fill(HostAsDevice(arr, typestr="<i4"), Normal())
     with pytest.raises(ValueError, match="overlapping"):
         fastinit.Generator(0).fill(HostAsDevice(np.broadcast_to(arr[:1], (4, 4))), Normal())
@@ -382,9 +424,10 @@ def test_a_destination_is_read_once_and_says_what_a_fill_needs():
     assert arrays.destination(dest) is dest
     assert arrays.destination(torch.empty(2, device="meta"))[1:] == (
         "float32", (2,), 2, "meta", True)
-    assert arrays.destination(np.empty((2, 0), np.int32))[1:] == (None, (2, 0), 0, "cpu", False)
-    with pytest.raises(TypeError, match="array dtype int32 is not supported"):
-        arrays.dtype_name(np.empty(2, np.int32))
+    assert arrays.destination(np.empty((2, 0), np.complex64))[1:] == (
+        None, (2, 0), 0, "cpu", False)
+    with pytest.raises(TypeError, match="array dtype complex64 is not supported"):
+        arrays.dtype_name(np.empty(2, np.complex64))
 
     imports = []
 

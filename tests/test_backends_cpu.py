@@ -15,14 +15,17 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.arrays import constant_bits
 from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
 from fastinit.distributions import rule_for
 
 CASES = [(Raw(), "uint32"), (Bernoulli(0.4), "bool"), (Bernoulli(0.4), "float32")] + [
     (d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3))
-    for t in ("float16", "bfloat16", "float32", "float64")]
+    for t in ("float16", "bfloat16", "float32", "float64")] + [
+    # spans just above a power of two: about half the tries are rejected and redrawn
+    (Integers(-7, 2**31 - 7), "int32"), (Integers(-2**63, 2**62), "int64"),
+    (Integers(0, 9), "uint8")]
 
 
 @pytest.mark.parametrize("dist, dtype", CASES, ids=str)
@@ -39,7 +42,7 @@ def test_any_split_into_parallel_runs_gives_the_same_values(dist, dtype, monkeyp
 
 _SCRIPT = """
 import sys, numpy as np, fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.generator import numpy_dtype
 for dist, dtype in {cases}:
     out = np.empty(37, numpy_dtype(dtype))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import ENTRY, FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
 from fastinit.distributions import rule_for
@@ -45,7 +45,10 @@ CASES = [(Raw(), "uint32"), (Bernoulli(0.3), "bool"), (Bernoulli(0.3), "uint8"),
          (Bernoulli(0.7), "float32"), (Bernoulli(0.7), "bfloat16")] + [
     (d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3),
                      TruncatedNormal(0, 0.002, -2, 2), TruncatedNormal(0, 1, 3, 10))
-    for t in ("float16", "bfloat16", "float32", "float64")]
+    for t in ("float16", "bfloat16", "float32", "float64")] + [
+    (Integers(0, 1), "bool"), (Integers(-100, 27), "int8"), (Integers(-5, 300), "int16"),
+    (Integers(0, 2**31), "uint32"), (Integers(-3, 1000), "int64"),
+    (Integers(-2**63, 2**62), "int64"), (Integers(0, 2**64 - 1), "uint64")]
 
 
 # --- what the launcher promises the kernels (no GPU needed) ------------------------------
@@ -620,7 +623,7 @@ def test_raw_stream_is_curands_philox(seed, stream, tmp_path):
 
 _SANITIZED = textwrap.dedent("""
     import cupy, numpy as np, torch, fastinit
-    from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+    from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
     cases = {cases}
     for dist, dtype in cases:
         for shape, view in (((4099,), lambda a: a), ((33, 65), lambda a: a.T[1::3])):

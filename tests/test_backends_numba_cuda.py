@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, numba_cuda
 from fastinit.backends.rules import STORES
 from fastinit.distributions import rule_for
@@ -48,7 +48,13 @@ FLOATS = ("float16", "bfloat16", "float32", "float64")
 CASES = ([(Raw(), "uint32")]
          + [(Bernoulli(0.4), t) for t in ("bool", "uint8") + FLOATS]
          + [(d, t) for d in (Uniform(-1, 2), Normal(0.5, 2), TruncatedNormal(0, 1, -1, 3))
-            for t in FLOATS])
+            for t in FLOATS]
+         # every integer dtype; spans just above a power of two reject about half the tries
+         + [(Integers(0, 1), "bool"), (Integers(-128, 127), "int8"), (Integers(0, 200), "uint8"),
+            (Integers(-5, 300), "int16"), (Integers(0, 2**15 + 1), "uint16"),
+            (Integers(-3, 1000), "int32"), (Integers(0, 2**31), "uint32"),
+            (Integers(-3, 1000), "int64"), (Integers(-2**63, 2**62), "int64"),
+            (Integers(0, 2**64 - 1), "uint64")])
 
 
 def _case(dist_type, dtype):
@@ -57,7 +63,7 @@ def _case(dist_type, dtype):
 
 SOME = [_case(Raw, "uint32"), _case(Bernoulli, "bool"), _case(Uniform, "bfloat16"),
         _case(Normal, "float16"), _case(Normal, "float64"), _case(TruncatedNormal, "float32"),
-        _case(TruncatedNormal, "float64")]
+        _case(TruncatedNormal, "float64"), _case(Integers, "uint32"), _case(Integers, "uint64")]
 SEED = 0x0123456789ABCDEF  # both key words non-zero
 STREAM = (1 << 40) + 3  # both stream words non-zero
 POISON = 0xA5  # every byte of a buffer before a fill
@@ -168,7 +174,7 @@ _CHILD = """
 import json, sys
 import numpy as np
 import fastinit
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import numba_cuda as nc
 from fastinit.distributions import rule_for
 sys.path.insert(0, {tests!r})
@@ -490,7 +496,8 @@ def test_kernels_hold_no_fused_multiply_add(kernel_ptx):
             ops = _ptx_ops(text)
             fused = [op for op in ops if op.startswith("fma")]
             assert not fused, f"sm_{arch} {label}: {len(fused)} fused multiply-adds ({fused[0]})"
-            if not label.startswith(("fill_raw_", "fill_bernoulli_", "fill_constant_")):
+            if not label.startswith(("fill_raw_", "fill_bernoulli_", "fill_constant_",
+                                     "fill_integers")):
                 assert any(op.startswith("mul.rn.f") for op in ops), (arch, label)
 
 
@@ -568,7 +575,7 @@ def _compare(got, want, dist, dtype, what):
     if got.tobytes() == want.tobytes():
         return
     rule = rule_for(dist, dtype).name
-    if rule in ("raw", "bernoulli"):
+    if rule in ("raw", "bernoulli") or rule.startswith("integers"):
         raise AssertionError(f"{what}: words differ")
     ulps = _ulps(got, want, dist, dtype)
     differ = float(np.mean(got != want))

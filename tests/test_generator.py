@@ -1,6 +1,7 @@
 """Generator: the stream's addressing, its reproducibility guarantees, and the
 distributions it draws, checked against scipy."""
 
+import re
 import threading
 
 import ml_dtypes
@@ -10,7 +11,8 @@ import pytest
 import scipy.stats
 
 import fastinit
-from fastinit import Generator, Normal, TruncatedNormal, Uniform, generator
+from fastinit import Generator, Integers, Normal, TruncatedNormal, Uniform, generator
+from fastinit._constants import RETRY_KEY_STEP
 from fastinit.generator import get_default_generator, resolve
 
 
@@ -309,3 +311,123 @@ def test_bernoulli_rate(dtype):
     assert abs(x.mean() - 0.1) < 5 * np.sqrt(0.09 / N)
     assert Generator(4).bernoulli(0.0, size=1000).sum() == 0
     assert Generator(4).bernoulli(1.0, size=1000).all()
+
+
+# --- bounded integers (docs/stream.md) ---------------------------------------------
+
+STEP = RETRY_KEY_STEP
+
+
+@pytest.mark.parametrize("dtype, dist", [(np.int8, Integers(-3, 7)), (np.uint16, Integers(0, 9)),
+                                         (np.int64, Integers(10**12, 10**12 + 4))],
+                         ids=lambda x: getattr(x, "__name__", repr(x)))
+def test_integers_take_every_value_of_the_range_equally_often(dtype, dist):
+    x = Generator(3).fill(np.empty(N, dtype), dist).astype(np.int64) - dist.low
+    assert x.min() == 0 and x.max() == dist.high - dist.low
+    assert scipy.stats.chisquare(np.bincount(x)).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("dtype, dist", [(np.uint32, Integers(0, 3 * 2**30 - 1)),
+                                         (np.uint64, Integers(0, 3 * 2**62 - 1))],
+                         ids=["32-bit", "64-bit"])
+def test_integers_are_exact_where_multiply_shift_alone_is_biased(dtype, dist):
+    """3 * 2**30 values from 32-bit words (3 * 2**62 from 64-bit tries): multiply-shift
+    alone maps the words of each four onto k = 3m, 3m, 3m + 1, 3m + 2, so k % 3 == 0 half
+    of the time. Rejecting a quarter of the tries makes each residue a third."""
+    x = Generator(6).fill(np.empty(N, dtype), dist)
+    counts = np.bincount((x % dtype(3)).astype(np.int64), minlength=3)
+    assert scipy.stats.chisquare(counts).pvalue > 1e-4
+
+
+def test_a_rejected_try_is_redrawn_from_the_retry_blocks():
+    """Lane q of block b tries word q; rejected, it tries word q of block b XOR 2**63 under
+    the key seed, then seed + RETRY_KEY_STEP, ... (mod 2**64) until one is accepted."""
+    span = 2**31  # Integers(0, 2**31): 2**31 + 1 values, about half of the tries rejected
+    reject = 2**32 % (span + 1)
+    x = Generator(5, 9).integers(0, span, size=400, dtype=np.uint32, endpoint=True)
+    words = _blocks(5, 9, 0, 100).reshape(100, 4)
+    retried = 0
+    for i, value in enumerate(x):
+        b, q = divmod(i, 4)
+        w, key = int(words[b, q]), 5
+        while w * (span + 1) % 2**32 < reject:
+            w = int(_blocks(key, 9, b ^ 2**63, 1)[q])
+            key = (key + STEP) % 2**64
+            retried += 1
+        assert value == w * (span + 1) >> 32, i
+    assert retried > 300  # rounds after the first too: some lanes were rejected twice
+
+
+@pytest.mark.parametrize("dtype, dist", [(np.int8, Integers(-100, 100)),
+                                         (np.uint32, Integers(0, 2**31)),
+                                         (np.int64, Integers(-2**63, 2**62))],
+                         ids=["int8", "uint32-half-rejected", "int64-wide"])
+def test_integer_shards_and_threads_change_no_value(dtype, dist):
+    n = 3 * 4096 + 123
+    whole = Generator(11).fill(np.empty(n, dtype), dist)
+    for a, b in [(0, 5), (1, 4097), (4095, 9000), (n - 7, n)]:
+        part = Generator(11).fill(np.empty(b - a, dtype), dist, start=a, numel=n)
+        assert part.tobytes() == whole[a:b].tobytes()
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert Generator(11).fill(np.empty(n, dtype), dist).tobytes() == whole.tobytes()
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_integer_fills_stay_below_block_2_to_the_63():
+    g = Generator(1)
+    g._block = 2**63 - 2
+    out = np.zeros(8, np.int32)
+    assert (g.fill(out, Integers(0, 9)) <= 9).all()  # blocks 2**63 - 2 and 2**63 - 1
+    with pytest.raises(ValueError, match="below Philox block 2\\*\\*63"):
+        g.fill(np.zeros(1, np.int32), Integers(0, 9))
+    assert g.offset == 2**63
+    g.fill(np.zeros(1, np.float32), Uniform())  # other rules do not retry
+
+
+def test_integers_method_is_numpys():
+    g, rng = Generator(0), np.random.default_rng(0)
+    for args, kwargs in [((5,), {}), ((5,), {"endpoint": True}), ((0,), {"endpoint": True}),
+                         ((-3, 7), {"size": (2, 3), "dtype": np.int8}),
+                         ((0, 2), {"size": 4, "dtype": bool}),
+                         ((0, 2**64), {"size": 5, "dtype": np.uint64}),
+                         ((-2**63, 2**63 - 1), {"size": 5, "endpoint": True}),
+                         ((1.5, "10"), {"size": [3]}), ((0, 10), {"size": (2, 0)})]:
+        ours, theirs = g.integers(*args, **kwargs), rng.integers(*args, **kwargs)
+        assert type(ours) is type(theirs) and np.shape(ours) == np.shape(theirs), (args, kwargs)
+        assert np.asarray(ours).dtype == np.asarray(theirs).dtype
+    low, high = -3, 7
+    x = g.integers(low, high, size=10_000, dtype=np.int16)
+    assert x.min() == low and x.max() == high - 1
+    assert g.integers(low, high, size=10_000, endpoint=True).max() == high
+
+
+BAD_INTEGERS = [((5, 5), {}), ((5, 4), {"endpoint": True}), ((0,), {}), ((-1,), {"endpoint": True}),
+                ((-1, 10), {"dtype": np.uint8}), ((0, 257), {"dtype": np.uint8}),
+                ((0, 256), {"dtype": np.uint8, "endpoint": True}), ((300, 5), {"dtype": np.uint8}),
+                ((0, 3), {"dtype": bool}), ((0, 2**64), {}), ((-2**63 - 1, 0), {}),
+                ((0, 10), {"dtype": np.float32}), ((0, 10), {"dtype": "float"}),
+                ((0, 10), {"dtype": "foo"}), ((0, 10), {"size": -1}), ((0, 10), {"size": 2.5}),
+                ((0, np.nan), {}), ((None,), {})]
+
+
+@pytest.mark.parametrize("args, kwargs", BAD_INTEGERS, ids=lambda x: repr(x))
+def test_integers_reject_what_numpy_rejects_in_its_words(args, kwargs):
+    with pytest.raises(Exception) as theirs:
+        np.random.default_rng(0).integers(*args, **kwargs)
+    g = Generator(0)
+    with pytest.raises(type(theirs.value), match=f"^{re.escape(str(theirs.value))}$"):
+        g.integers(*args, **kwargs)
+    assert g.offset == 0
+
+
+def test_integers_write_nothing_on_bad_bounds_and_take_no_arrays():
+    g, out = Generator(0), np.full(4, 7, np.int8)
+    with pytest.raises(ValueError, match="high is out of bounds for int8"):
+        g.integers(0, 1000, out=out)
+    with pytest.raises(TypeError, match="must be a scalar"):
+        g.integers(np.array([1, 2]), 10, out=out)
+    assert (out == 7).all() and g.offset == 0
+    assert g.integers(0, 100, out=out) is out and g.offset == 1

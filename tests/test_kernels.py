@@ -44,7 +44,7 @@ import numpy as np
 import pytest
 
 from conftest import load_kat
-from fastinit import Bernoulli, Normal, Raw, TruncatedNormal, Uniform, core
+from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform, core
 from fastinit._constants import ELEMENTS_PER_BLOCK, cuda_header
 from fastinit.arrays import constant_bits
 from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
@@ -55,7 +55,8 @@ KERNELS = ROOT / "kernels"
 
 # fastinit dtype -> the store of kernels/fill.cuh that writes it, and the numpy storage dtype.
 STORE = {"float32": "f32", "float64": "f64", "uint32": "u32", "bfloat16": "bf16",
-         "float16": "f16", "bool": "u8", "uint8": "u8"}
+         "float16": "f16", "bool": "u8", "uint8": "u8", "int8": "u8", "int16": "u16",
+         "uint16": "u16", "int32": "u32", "int64": "u64", "uint64": "u64"}
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 CASES = (
@@ -68,6 +69,11 @@ CASES = (
     + [(TruncatedNormal(0, 1, 3, 10), t) for t in FLOATS]
     + [(TruncatedNormal(0, 0.002, -2, 2), t) for t in FLOATS]
     + [(TruncatedNormal(1, 2, -math.inf, -9), t) for t in ("float32", "float64")]
+    + [(Integers(-3, 1000), t) for t in ("int16", "int32", "int64")]
+    + [(Integers(0, 1), "bool"), (Integers(-128, 127), "int8"), (Integers(0, 65535), "uint16")]
+    # spans just above a power of two: about half of all tries are rejected
+    + [(Integers(0, 2**31), "uint32"), (Integers(-2**63, 2**62), "int64")]
+    + [(Integers(-2**63, 2**63 - 1), "int64"), (Integers(5, 2**64 - 1), "uint64")]
 )
 
 
@@ -79,7 +85,7 @@ def case_id(case):
 
 # Every (rule, store) pair, and the bytes of one Philox block's values in storage.
 PAIRS = sorted({(rule_for(d, t).name, STORE[t]) for d, t in CASES})
-WORD_BYTES = {"u8": 1, "f16": 2, "bf16": 2, "u32": 4, "f32": 4, "f64": 8}
+WORD_BYTES = {"u8": 1, "u16": 2, "f16": 2, "bf16": 2, "u32": 4, "f32": 4, "u64": 8, "f64": 8}
 
 
 def block_bytes(rule, store):
@@ -87,7 +93,7 @@ def block_bytes(rule, store):
 
 
 def test_cases_cover_every_rule_and_store():
-    assert len(PAIRS) == 18
+    assert len(PAIRS) == 23
     assert {r for r, _ in PAIRS} == set(ELEMENTS_PER_BLOCK)
 
 

@@ -12,6 +12,7 @@ import fastinit
 from fastinit.backends import cpu
 from fastinit.distributions import (
     Bernoulli,
+    Integers,
     Normal,
     Raw,
     TruncatedNormal,
@@ -32,6 +33,7 @@ NUMPY = {
     "bool": np.dtype(np.bool_),
     "uint8": np.dtype(np.uint8),
     "uint32": np.dtype(np.uint32),
+    **{name: np.dtype(name) for name in ("int8", "int16", "uint16", "int32", "int64", "uint64")},
 }
 STORAGE = {"float16": np.uint16, "bfloat16": np.uint16, "bool": np.uint8}
 BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
@@ -134,6 +136,20 @@ TRUNCNORMS = [
 ]
 BERNOULLIS = [Bernoulli(0.5), Bernoulli(0.1), Bernoulli(0.0), Bernoulli(1.0), Bernoulli(1e-9)]
 MASKS = ("bool", "uint8", "float32", "float16", "bfloat16", "float64")
+INTEGERS = [  # (distribution, dtypes)
+    (Integers(0, 1), ("bool", "uint8", "int64")),
+    (Integers(-128, 127), ("int8", "int16")),  # int8's whole range
+    (Integers(0, 65535), ("uint16", "int32")),
+    (Integers(7, 7), ("int8", "uint64")),  # one value: nothing is random
+    (Integers(-3, 1000), ("int16", "int32", "int64")),
+    (Integers(0, 2**31), ("uint32", "int64")),  # 2**31 + 1 values: half the tries rejected
+    (Integers(-2**31, 2**31 - 1), ("int32",)),  # 2**32 values: no try rejected
+    (Integers(0, 2**32), ("int64", "uint64")),  # the narrowest 64-bit span
+    (Integers(-2**63, 2**62), ("int64",)),  # 3 * 2**62 + 1 values: a quarter rejected
+    (Integers(0, 2**63), ("uint64",)),  # 2**63 + 1 values: half rejected
+    (Integers(-2**63, 2**63 - 1), ("int64",)),  # 2**64 values
+    (Integers(2**64 - 10, 2**64 - 1), ("uint64",)),
+]
 
 CASES = (
     [(Raw(), "uint32")]
@@ -142,6 +158,7 @@ CASES = (
     + [(d, t) for d in NORMALS for t in FLOATS]
     + [(d, t) for d in TRUNCNORMS for t in FLOATS]
     + [(d, t) for d in BERNOULLIS for t in MASKS]
+    + [(d, t) for d, dtypes in INTEGERS for t in dtypes]
 )
 # one representative per (rule, dtype), for the costlier offset variants
 FIRST_CASES = [(d, t) for i, (d, t) in enumerate(CASES)
@@ -249,6 +266,9 @@ def test_reference_values_respect_intervals():
             assert np.all((v >= dist.a) & (v <= dist.b)), (dist, dtype)
         elif isinstance(dist, Bernoulli):
             assert set(np.unique(v)) <= {0.0, 1.0}, (dist, dtype)
+        elif isinstance(dist, Integers):
+            exact = reference.generate(rule, dtype, 4096, 3, 4).astype(object)
+            assert dist.low <= exact.min() and exact.max() <= dist.high, (dist, dtype)
         elif isinstance(dist, Normal) and dtype in ("float32", "float64"):
             assert np.all(np.isfinite(v)), (dist, dtype)
 

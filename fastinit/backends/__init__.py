@@ -27,6 +27,12 @@ STORAGE = {
     "bool": np.uint8,
     "uint8": np.uint8,
     "uint32": np.uint32,
+    "int8": np.uint8,  # integers as their two's complement words
+    "int16": np.uint16,
+    "uint16": np.uint16,
+    "int32": np.uint32,
+    "int64": np.uint64,
+    "uint64": np.uint64,
 }
 MAX_DIMS = 8  # dimensions a strided GPU view may keep after merging
 _WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}

@@ -5,9 +5,10 @@ in the tensor's own index space. A fill lists its destinations' chunks end to en
 splits them into runs; threads take runs. Inside a chunk the kernel computes the words
 of the blocks that make the elements it owns (all of the chunk's but at a row's ends:
 a small tensor draws only its own blocks) in a loop LLVM vectorizes (lanes of
-independent counters), turns them into values in a second loop, rounds them to the
-storage format in a third and copies them. What an element gets depends only on its
-index, never on the number of threads or on where a fill starts.
+independent counters), turns them into values in a second loop (the bounded integers,
+where any try is rejected, redraw those in a third), rounds them to the storage format
+and copies them. What an element gets depends only on its index, never on the number
+of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.RULES``) and a store marker. Numba thus
@@ -51,16 +52,22 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
 # Storage formats as marker types, one per (conversion of a value to its storage word,
-# rules.STORES; the word's dtype, backends.STORAGE): bool and uint8 share one.
+# rules.STORES; the word's dtype, backends.STORAGE): dtypes of one size and conversion
+# (bool, uint8 and int8; int16 and uint16; int64 and uint64) share one.
 F32Store = namedtuple("F32Store", ())
 F64Store = namedtuple("F64Store", ())
 U32Store = namedtuple("U32Store", ())
 Bf16Store = namedtuple("Bf16Store", ())
 F16Store = namedtuple("F16Store", ())
 U8Store = namedtuple("U8Store", ())
+U16Store = namedtuple("U16Store", ())
+I32Store = namedtuple("I32Store", ())
+U64Store = namedtuple("U64Store", ())
 STORE_MARKERS = {"float32": F32Store(), "float64": F64Store(), "uint32": U32Store(),
                  "bfloat16": Bf16Store(), "float16": F16Store(), "bool": U8Store(),
-                 "uint8": U8Store()}
+                 "uint8": U8Store(), "int8": U8Store(), "int16": U16Store(),
+                 "uint16": U16Store(), "int32": I32Store(), "int64": U64Store(),
+                 "uint64": U64Store()}
 _FORMATS = {type(marker): (STORES[dtype], STORAGE[dtype])
             for dtype, marker in STORE_MARKERS.items()}
 
@@ -78,6 +85,24 @@ def _emit(p, w0, w1, w2, w3, vals, e):
 @overload(_emit, jit_options=DEVICE)
 def _emit_jit(p, w0, w1, w2, w3, vals, e):
     return _BY_CLASS[p.instance_class][0].emit
+
+
+def _rejects(p, w0, w1, w2, w3):
+    return _BY_CLASS[type(p)][0].rejects(p, w0, w1, w2, w3)
+
+
+@overload(_rejects, jit_options=DEVICE)
+def _rejects_jit(p, w0, w1, w2, w3):
+    return _BY_CLASS[p.instance_class][0].rejects
+
+
+def _retry(p, w0, w1, w2, w3, vals, e, at):
+    _BY_CLASS[type(p)][0].retry(p, w0, w1, w2, w3, vals, e, at)
+
+
+@overload(_retry, jit_options=DEVICE)
+def _retry_jit(p, w0, w1, w2, w3, vals, e, at):
+    return _BY_CLASS[p.instance_class][0].retry
 
 
 def _elements_per_block(p):
@@ -174,6 +199,7 @@ def _build(digest):
             start = row["start"]
             end = start + row["n"]
             key, stream, block0 = row["seed"], row["stream"], row["block0"]
+            k0, k1, s0, s1 = key & _MASK32, key >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32
             p = _from_row(proto, row["params"])
             own = start // CHUNK - first[e]
             c_first = lo if lo > first[e] else first[e]  # max and min, written out: fewer
@@ -188,10 +214,16 @@ def _build(digest):
                 for j in range(blocks):
                     bj = b0 + np.uint64(j)
                     w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
-                        bj & _MASK32, bj >> _SHIFT32, stream & _MASK32, stream >> _SHIFT32,
-                        key & _MASK32, key >> _SHIFT32, PHILOX_ROUNDS)
-                for j in range(blocks):
+                        bj & _MASK32, bj >> _SHIFT32, s0, s1, k0, k1, PHILOX_ROUNDS)
+                rejected = False  # for all rules but the bounded integers, a constant:
+                for j in range(blocks):  # the retry loop below then compiles to nothing
                     _emit(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb)
+                    rejected |= _rejects(p, w0[j], w1[j], w2[j], w3[j])
+                if rejected:
+                    for j in range(blocks):
+                        if _rejects(p, w0[j], w1[j], w2[j], w3[j]):
+                            _retry(p, w0[j], w1[j], w2[j], w3[j], vals, j * epb,
+                                   (b0 + np.uint64(j), s0, s1, k0, k1))
                 _round(store, vals, words, blocks * epb)
                 _copy(row, words, a, b, chunk0 + first_block * epb)
             e += 1

@@ -42,8 +42,9 @@ MIN_CUPY = (13, 0)
 THREADS = 256
 WAVES = 8  # resident thread blocks per multiprocessor the grid is sized for, at most
 
-_STORES = {"float32": "f32", "float64": "f64", "uint32": "u32", "bfloat16": "bf16",
-           "float16": "f16", "bool": "u8", "uint8": "u8"}
+_STORES = {"float32": "f32", "float64": "f64", "bfloat16": "bf16", "float16": "f16",
+           "bool": "u8", "int8": "u8", "uint8": "u8", "int16": "u16", "uint16": "u16",
+           "int32": "u32", "uint32": "u32", "int64": "u64", "uint64": "u64"}
 _RULE_DTYPES = {
     "raw": ("uint32",),
     "bernoulli": ("bool", "uint8", "float16", "bfloat16", "float32", "float64"),
@@ -54,6 +55,9 @@ _RULE_DTYPES = {
     "normal64": ("float64",),
     "truncnorm32": ("float16", "bfloat16", "float32"),
     "truncnorm64": ("float64",),
+    "integers32": ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+                   "uint64"),
+    "integers64": ("int64", "uint64"),  # the only dtypes with spans of 2**32 and more
 }
 _WORDS = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
 
@@ -78,7 +82,7 @@ def many_name(dtype):
     return f"fastinit::fill_many<fastinit::store::{_STORES[dtype]}>"
 
 
-NAME_EXPRESSIONS = tuple(dict.fromkeys(  # bool and uint8 share store::u8's kernels
+NAME_EXPRESSIONS = tuple(dict.fromkeys(  # dtypes of one store (bool and uint8, ...) share kernels
     [fill_name(rule, dtype, strided) for rule, dtypes in _RULE_DTYPES.items() for dtype in dtypes
      for strided in (False, True)]
     + [constant_name(size, strided) for size in _WORDS for strided in (False, True)]

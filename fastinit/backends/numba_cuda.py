@@ -10,7 +10,8 @@ then compiles it once per argument types (the number of strided dimensions).
 
 Kernel: a 1-D grid-stride loop over the fill's Philox blocks
 ``b in [start // E, ceil((start + n) / E))`` with 64-bit indices. A thread computes one
-whole block (four words, ``E`` elements) per iteration into a ``cuda.local.array``
+whole block (four words, ``E`` elements, and for the bounded integers the retry blocks of
+any rejected try) per iteration into a ``cuda.local.array``
 of the rule's precision, rounds each value to the storage format (bfloat16 / float16
 bits, uint8 for masks, as the CPU backend's ``_round``) and stores the ones inside
 ``[start, start + n)``. What an element gets depends only on its index, never on
@@ -191,7 +192,8 @@ def _make_block_writer(rule_name, store, strided):
     [start, end) go to buf[origin + offset(element - start)], rounded to the storage
     format, through ``vals`` (scratch of the rule's width and precision). Emitter, block
     width, rounding and addressing are chosen here, in Python, and reach it as constants."""
-    emit = RULES[rule_name].emit
+    emit, rejects, retry = (RULES[rule_name].emit, RULES[rule_name].rejects,
+                            RULES[rule_name].retry)
     epb = ELEMENTS_PER_BLOCK[rule_name]
     convert = CONVERT[store]
     offset = element_offset if strided else _contiguous_offset
@@ -201,7 +203,10 @@ def _make_block_writer(rule_name, store, strided):
         ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
         w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
                                          PHILOX_ROUNDS)
-        emit(p, np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3), vals, 0)
+        w0, w1, w2, w3 = np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3)
+        emit(p, w0, w1, w2, w3, vals, 0)
+        if rejects(p, w0, w1, w2, w3):  # never, but for the bounded integers
+            retry(p, w0, w1, w2, w3, vals, 0, (ctr, s0, s1, key0, key1))
         g0 = b * epb
         for k in range(epb):
             g = g0 + k

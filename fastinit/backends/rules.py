@@ -10,7 +10,16 @@ emitter is chosen from the record's type while Numba compiles), the emitter turn
 one Philox block's four words into its elements, the precision of those values
 before rounding to the storage format, and ``from_row``, which builds the record from
 the doubles of a ``backends.ENTRY`` row (values of the rule's precision convert
-exactly; probabilities stay doubles).
+exactly; probabilities stay doubles; 64-bit integers come as two 32-bit halves).
+
+An emitter ``emit(p, w0, w1, w2, w3, vals, e)`` writes the block's values to
+``vals[e:e + E]``. A rule that may reject a try (the bounded integers) also has
+``rejects(p, w0, w1, w2, w3)``, whether the block's words reject any, and ``retry(p,
+w0, w1, w2, w3, vals, e, at)``, which then replaces the rejected values from the block's
+retry rounds; ``at = (b, s0, s1, k0, k1)`` names the block: its counter and the 32-bit
+halves of its stream and key, uint64 each. For every other rule ``rejects`` is False
+and ``retry`` is never called. Kept apart, emitter and test stay free of branches and
+loops, so that loops over blocks vectorize.
 """
 
 from collections import namedtuple
@@ -25,6 +34,8 @@ from .._bits import DEVICE, device, mul
 
 _LOW16 = np.uint64(0xFFFF)
 _S16 = np.uint64(16)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
 
 
 @device
@@ -45,6 +56,8 @@ Normal32Params = namedtuple("Normal32Params", "mean std")
 Normal64Params = namedtuple("Normal64Params", "mean std")
 Truncnorm32Params = namedtuple("Truncnorm32Params", "pa qb mass mean std bot top")
 Truncnorm64Params = namedtuple("Truncnorm64Params", "pa qb mass mean std bot top")
+Integers32Params = namedtuple("Integers32Params", "low span reject")
+Integers64Params = namedtuple("Integers64Params", "low span reject")
 
 
 @device
@@ -136,6 +149,109 @@ def _emit_truncnorm64(p, w0, w1, w2, w3, vals, e):
     vals[e + 1] = _clip(_truncnorm(p, core.u01_open53(w2, w3)), p.bot, p.top)
 
 
+@device
+def _never_rejects(p, w0, w1, w2, w3):
+    """The ``rejects`` of a rule that takes every try."""
+    return False
+
+
+@device
+def _no_retry(p, w0, w1, w2, w3, vals, e, at):
+    """The ``retry`` of a rule that takes every try: never called."""
+
+
+# Bounded integers (docs/stream.md): a lane's first try is its word (two words, 64-bit);
+# while any lane is rejected, the block's retry rounds give each rejected lane its word(s)
+# of the round's block. Values are low + k mod 2**64, the two's complement of the integer.
+
+
+@device
+def _emit_integers32(p, w0, w1, w2, w3, vals, e):
+    vals[e] = core.add64(p.low, core.lemire32(w0, p.span) >> _S32)
+    vals[e + 1] = core.add64(p.low, core.lemire32(w1, p.span) >> _S32)
+    vals[e + 2] = core.add64(p.low, core.lemire32(w2, p.span) >> _S32)
+    vals[e + 3] = core.add64(p.low, core.lemire32(w3, p.span) >> _S32)
+
+
+@device
+def _rejected32(p, m):
+    """Whether the 32-bit try with product ``m`` is rejected."""
+    return (m & _LOW32) < p.reject
+
+
+@device
+def _rejects_integers32(p, w0, w1, w2, w3):
+    return (_rejected32(p, core.lemire32(w0, p.span)) | _rejected32(p, core.lemire32(w1, p.span))
+            | _rejected32(p, core.lemire32(w2, p.span))
+            | _rejected32(p, core.lemire32(w3, p.span)))
+
+
+@device
+def _try32(p, m, w):
+    """The lane's product: ``m`` if accepted, else the try of word ``w``."""
+    return core.lemire32(w, p.span) if _rejected32(p, m) else m
+
+
+@device
+def _retry_integers32(p, w0, w1, w2, w3, vals, e, at):
+    m0, m1 = core.lemire32(w0, p.span), core.lemire32(w1, p.span)
+    m2, m3 = core.lemire32(w2, p.span), core.lemire32(w3, p.span)
+    k0, k1 = at[3], at[4]
+    while (_rejected32(p, m0) | _rejected32(p, m1)) | (_rejected32(p, m2) | _rejected32(p, m3)):
+        r0, r1, r2, r3 = core.retry_block(at, k0, k1)
+        m0, m1 = _try32(p, m0, r0), _try32(p, m1, r1)
+        m2, m3 = _try32(p, m2, r2), _try32(p, m3, r3)
+        k0, k1 = core.next_retry_key(k0, k1)
+    vals[e] = core.add64(p.low, m0 >> _S32)
+    vals[e + 1] = core.add64(p.low, m1 >> _S32)
+    vals[e + 2] = core.add64(p.low, m2 >> _S32)
+    vals[e + 3] = core.add64(p.low, m3 >> _S32)
+
+
+@device
+def _emit_integers64(p, w0, w1, w2, w3, vals, e):
+    vals[e] = core.add64(p.low, core.lemire64(w0, w1, p.span)[0])
+    vals[e + 1] = core.add64(p.low, core.lemire64(w2, w3, p.span)[0])
+
+
+@device
+def _rejects_integers64(p, w0, w1, w2, w3):
+    return (core.lemire64(w0, w1, p.span)[1] < p.reject) | (
+        core.lemire64(w2, w3, p.span)[1] < p.reject)
+
+
+@device
+def _try64(p, m, x1, x0):
+    """The lane's (high, low) product: ``m`` if accepted, else the try of x1:x0."""
+    return core.lemire64(x1, x0, p.span) if m[1] < p.reject else m
+
+
+@device
+def _retry_integers64(p, w0, w1, w2, w3, vals, e, at):
+    m0, m1 = core.lemire64(w0, w1, p.span), core.lemire64(w2, w3, p.span)
+    k0, k1 = at[3], at[4]
+    while (m0[1] < p.reject) | (m1[1] < p.reject):
+        r0, r1, r2, r3 = core.retry_block(at, k0, k1)
+        m0, m1 = _try64(p, m0, r0, r1), _try64(p, m1, r2, r3)
+        k0, k1 = core.next_retry_key(k0, k1)
+    vals[e] = core.add64(p.low, m0[0])
+    vals[e + 1] = core.add64(p.low, m1[0])
+
+
+@device
+def _u64(low, high):
+    """The uint64 of two 32-bit halves given as doubles."""
+    return np.uint64(low) | (np.uint64(high) << _S32)
+
+
+# integers32's span and threshold are below 2**32: as uint32, their products with words
+# compile to single 32 x 32 -> 64-bit multiplies.
+_integers32_from = device(lambda v: Integers32Params(_u64(v[0], v[1]), np.uint32(v[2]),
+                                                     np.uint32(v[4])))
+_integers64_from = device(lambda v: Integers64Params(_u64(v[0], v[1]), _u64(v[2], v[3]),
+                                                     _u64(v[4], v[5])))
+
+
 def _uniform_from(cls, ftype):
     return device(lambda v: cls(ftype(v[0]), ftype(v[1]), ftype(v[2]), ftype(v[3])))
 
@@ -144,7 +260,8 @@ def _truncnorm_from(cls, ftype):
     return device(lambda v: cls(v[0], v[1], v[2], v[3], v[4], ftype(v[5]), ftype(v[6])))
 
 
-Rule = namedtuple("Rule", "params emit precision from_row")
+Rule = namedtuple("Rule", "params emit precision from_row rejects retry",
+                  defaults=(_never_rejects, _no_retry))
 
 # name -> Rule; elements per block come from the contract's table,
 # _constants.ELEMENTS_PER_BLOCK.
@@ -166,6 +283,10 @@ RULES = {
                         _truncnorm_from(Truncnorm32Params, np.float32)),
     "truncnorm64": Rule(Truncnorm64Params, _emit_truncnorm64, np.float64,
                         _truncnorm_from(Truncnorm64Params, np.float64)),
+    "integers32": Rule(Integers32Params, _emit_integers32, np.uint64, _integers32_from,
+                       _rejects_integers32, _retry_integers32),
+    "integers64": Rule(Integers64Params, _emit_integers64, np.uint64, _integers64_from,
+                       _rejects_integers64, _retry_integers64),
 }
 
 
@@ -190,11 +311,24 @@ def _to_u8(v):
     return np.uint8(v)
 
 
+@device
+def _to_u16(v):
+    return np.uint16(v)
+
+
+@device
+def _to_u32(v):
+    return np.uint32(v)
+
+
 # name -> the conversion of a value to its storage word (16-bit floats as bits, masks
-# as uint8); "same" stores the value itself.
-CONVERT = {"same": _as_is, "bf16": core.bf16_bits, "f16": core.f16_bits, "u8": _to_u8}
+# as uint8, integers as the low bits of their uint64 two's complement); "same" stores the
+# value itself.
+CONVERT = {"same": _as_is, "bf16": core.bf16_bits, "f16": core.f16_bits, "u8": _to_u8,
+           "u16": _to_u16, "u32": _to_u32}
 STORES = {"float32": "same", "float64": "same", "uint32": "same", "bfloat16": "bf16",
-          "float16": "f16", "bool": "u8", "uint8": "u8"}
+          "float16": "f16", "bool": "u8", "uint8": "u8", "int8": "u8", "int16": "u16",
+          "uint16": "u16", "int32": "u32", "int64": "same", "uint64": "same"}
 
 
 # --- addresses -------------------------------------------------------------------------
