@@ -35,9 +35,10 @@ try:
 except ImportError as error:  # pragma: no cover -- exercised only without dask
     raise ImportError("fastinit.dask needs dask.array: pip install fastinit[dask]") from error
 
-from . import arrays, distributions
-from .distributions import Normal, Uniform, rule_for
-from .generator import StreamPosition, dtype_name_of, empty, numpy_dtype
+from . import arrays
+from .distributions import INTEGER_DTYPES, Normal, Uniform, rule_for
+from .generator import (StreamPosition, bounded_integers, dtype_name_of, empty, numpy_dtype,
+                        supported_dtype_name)
 
 __all__ = ["Generator", "default_rng"]
 
@@ -54,13 +55,6 @@ def _shape(size):
     if any(s < 0 for s in shape):
         raise ValueError(f"negative dimensions are not allowed (size={size!r})")
     return shape
-
-
-def _integer(name, value):
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
 
 
 def _chunk(rule, dtype, seed, stream, block0, shape, device, block_info=None):
@@ -121,10 +115,8 @@ class Generator(StreamPosition):
         """Integers on [low, high) (``endpoint=True``: [low, high]); ``high=None``
         draws from [0, low), as numpy. Each value is exact and unbiased
         (``fastinit.Integers``)."""
-        if high is None:
-            low, high = 0, low
-        low, high = _integer("low", low), _integer("high", high)
-        dist = distributions.Integers(low, high if endpoint else high - 1)
+        dtype = supported_dtype_name(dtype, INTEGER_DTYPES, "integers")
+        dist = bounded_integers(low, high, endpoint, dtype)
         return self._draw("integers", dist, size, chunks, dtype)
 
 

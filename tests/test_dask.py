@@ -185,13 +185,9 @@ def test_generators_and_their_arguments():
         fdask.default_rng(-1)
 
 
-# --- integers: the bounded-integer rule of issue 14, part A ------------------------------
-
-needs_integers = pytest.mark.skipif(not hasattr(fastinit, "Integers"),
-                                    reason="fastinit.Integers (issue 14, part A) not merged")
+# --- integers: the exact bounded-integer rule ---------------------------------------------
 
 
-@needs_integers
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32,
                                    np.uint32, np.int64, np.uint64], ids=lambda d: d.__name__)
 @pytest.mark.parametrize("low, high, endpoint", [(0, 10, False), (-3, 3, True), (5, None, False)])
@@ -206,13 +202,16 @@ def test_integers_are_the_wholes_for_any_chunking(dtype, low, high, endpoint):
         assert x.dtype == np.dtype(dtype) and np.array_equal(x.compute(), want)
 
 
-@needs_integers
 def test_bad_integer_bounds_raise_what_numpy_raises():
-    rng = fdask.default_rng(0)
-    with pytest.raises(ValueError):
-        rng.integers(5, 2, size=10)
-    with pytest.raises(ValueError):
-        rng.integers(0, 300, size=10, dtype=np.uint8)
+    """numpy's exception types and words, and nothing drawn."""
+    rng, numpy_rng = fdask.default_rng(0), np.random.default_rng(0)
+    for args, kwargs in [((5, 2), {}), ((5, 5), {}), ((0, 300), {"dtype": np.uint8}),
+                         ((-1, 3), {"dtype": np.uint8}), ((0,), {})]:
+        with pytest.raises(ValueError) as ours:
+            rng.integers(*args, size=10, **kwargs)
+        with pytest.raises(ValueError) as numpys:
+            numpy_rng.integers(*args, size=10, **kwargs)
+        assert str(ours.value) == str(numpys.value), (args, kwargs)
     with pytest.raises(TypeError):
         rng.integers(0, 3, size=10, dtype=np.float32)
     assert rng.offset == 0
