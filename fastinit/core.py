@@ -12,12 +12,9 @@ float32 where the rule is float32: exact, since a float64 square root of a float
 rounds to the correctly rounded float32 one. Floating-point rules use only IEEE
 operations that every target rounds the same way (+, -, *, /, sqrt, conversions) with
 fdlibm/Taylor/AS241 polynomials written out in ``_constants``, so no libm can change
-a value. Nor can contraction into fused multiply-adds (which numba.cuda's NVVM does by
-default): every product that feeds an addition or subtraction is ``mul(a, b)``
-(``_bits.mul``: ``a * b`` on the CPU, an unfusable ``mul.rn`` on CUDA). Products by a
-power of two are exact and could not change a value fused; those that feed an
-addition go through ``mul`` all the same, so that compiled kernels hold no FMA at all
-(tests/test_backends_numba_cuda.py checks the PTX), and the rest stay ``*``.
+a value. Every product that feeds an addition or subtraction is ``mul(a, b)``, never
+``a * b``, so that no target fuses it into a multiply-add (why, and how each backend
+is checked: docs/stream.md, section 4); the other products stay ``*``.
 docs/stream.md states each rule; ``tests/reference.py`` re-implements them in numpy.
 """
 

@@ -30,19 +30,10 @@ writes each block as ``fill`` does (the same block writer). The table and the pr
 sums are copied on the launch's stream to device memory numba.cuda allocates (see
 ``fill_many`` on when it frees it, which can block the host).
 
-Float rounding: NVVM contracts a multiply whose result feeds an add or subtract into
-one fused multiply-add (``-fma=1`` is its default, and numba.cuda exposes no switch for
-it short of ``fastmath``, which also flushes subnormals and relaxes division and
-sqrt). ``fastinit.core`` and the CPU backend's emitters therefore write each such
-product as ``_bits.mul(a, b)``, which ``_import_cuda`` maps on the CUDA target to
-libdevice's ``fmul_rn``/``dmul_rn``: PTX ``mul.rn``, which NVVM never contracts. The
-kernels thus run the contract's sequence of correctly rounded IEEE operations and
-write exactly the CPU backend's values (docs/stream.md section 4).
-tests/test_backends_numba_cuda.py checks without a GPU that no kernel's PTX (for
-compute capabilities 8.0 and 9.0, with the argument types of its launches) holds an
-``fma`` instruction, and that under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``,
-kernels run as Python) every value equals the CPU backend's bit for bit; on a GPU it
-compares the values bit for bit.
+Float rounding: every product that feeds an addition is ``_bits.mul``, PTX ``mul.rn``
+here, which NVVM never contracts into a fused multiply-add, so the kernels write the
+CPU backend's values bit for bit (docs/stream.md, section 4, tells the whole story and
+how it is checked, with and without a GPU).
 
 ``numba.cuda`` is imported on first use, so importing this module is cheap and never
 fails; ``available()`` says whether fills can run.
