@@ -270,87 +270,108 @@ def rule_for(dist, dtype):
 
 
 def _rule(dist, dtype):
-    wide = dtype == "float64"
-    narrow = dtype in ("float16", "bfloat16")
-    ctype = np.float64 if wide else np.float32
-
-    if isinstance(dist, Raw):
-        _check_dtype(dist, dtype, ("uint32",))
-        return Rule("raw", ())
-
-    if isinstance(dist, Bernoulli):
-        _check_dtype(dist, dtype, MASK_DTYPES)
-        p = _finite("p", dist.p)
-        if not 0.0 <= p <= 1.0:
-            raise ParameterError(f"p must be in [0, 1], got {p}")
-        return Rule("bernoulli", (np.uint64(round(p * 2.0**32)),))
-
-    if isinstance(dist, Integers):
-        _check_dtype(dist, dtype, INTEGER_DTYPES)
-        low, high = _integer("low", dist.low), _integer("high", dist.high)
-        smallest, largest = integer_range(dtype)
-        if not smallest <= low <= largest:
-            raise ParameterError(f"low is out of bounds for {dtype}")
-        if not smallest <= high <= largest:
-            raise ParameterError(f"high is out of bounds for {dtype}")
-        if low > high:
-            raise ParameterError(f"integers need low <= high, got low={low}, high={high}")
-        return _integers_rule(low, high - low)
-
-    _check_dtype(dist, dtype, FLOAT_DTYPES)
-
-    if isinstance(dist, Uniform):
-        low, high = _finite("low", dist.low), _finite("high", dist.high)
-        if low > high:
-            raise ParameterError(f"uniform needs low <= high, got low={low}, high={high}")
-        with np.errstate(over="ignore"):
-            lo, span = ctype(low), ctype(high) - ctype(low)
-        if not np.isfinite(span):
-            raise ParameterError(f"high - low = {high - low} overflows {np.dtype(ctype).name}")
-        if low == high:
-            lo_lim = hi_lim = ctype(low)
-        else:
-            lo_lim, hi_lim = _clip_limits(low, high, dtype, open_high=True)
-            _check_nonempty(lo_lim, hi_lim, f"[{low}, {high})", dtype)
-        name = "uniform64" if wide else ("uniform16" if narrow else "uniform32")
-        return Rule(name, (lo, span, ctype(lo_lim), ctype(hi_lim)))
-
-    if isinstance(dist, Normal):
-        mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
-        if std < 0:
-            raise ParameterError(f"std must be >= 0, got {std}")
-        return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
-
-    if isinstance(dist, TruncatedNormal):
-        mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
-        a, b = float(dist.a), float(dist.b)
-        if math.isnan(a) or math.isnan(b):
-            raise ParameterError(f"a and b must not be NaN, got a={a}, b={b}")
-        if std <= 0:
-            raise ParameterError(f"std must be > 0, got {std}")
-        if not a < b:
-            raise ParameterError(f"truncated normal needs a < b, got a={a}, b={b}")
-        alpha, beta = (a - mean) / std, (b - mean) / std
-        pa, qb = _ndtr(alpha), _ndtr(-beta)
-        if beta <= 0:
-            mass = _ndtr(beta) - pa
-        elif alpha >= 0:
-            mass = _ndtr(-alpha) - qb
-        else:
-            mass = 1.0 - pa - qb
-        if not mass > 0.0:
-            raise ParameterError(
-                f"[a, b] = [{a}, {b}] lies more than 37 standard deviations from the mean "
-                f"{mean}: it holds no float64 probability mass"
-            )
-        lo_lim, hi_lim = _clip_limits(a, b, dtype, open_high=False)
-        _check_nonempty(lo_lim, hi_lim, f"[{a}, {b}]", dtype)
-        if _normal_fits(ctype(mean), ctype(std), NORMAL_BOUND[wide], lo_lim, hi_lim):
-            return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
-        name = "truncnorm64" if wide else "truncnorm32"
-        return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
-
+    for kind, make, dtypes in _MAKERS:
+        if isinstance(dist, kind):
+            _check_dtype(dist, dtype, dtypes)
+            return make(dist, dtype)
     raise TypeError(f"not a distribution: {dist!r}")
+
+
+def _precision(dtype):
+    """(whether the rule is float64's, the rule's float type)."""
+    wide = dtype == "float64"
+    return wide, np.float64 if wide else np.float32
+
+
+def _raw(dist, dtype):
+    return Rule("raw", ())
+
+
+def _bernoulli(dist, dtype):
+    p = _finite("p", dist.p)
+    if not 0.0 <= p <= 1.0:
+        raise ParameterError(f"p must be in [0, 1], got {p}")
+    return Rule("bernoulli", (np.uint64(round(p * 2.0**32)),))
+
+
+def _integers(dist, dtype):
+    low, high = _integer("low", dist.low), _integer("high", dist.high)
+    smallest, largest = integer_range(dtype)
+    if not smallest <= low <= largest:
+        raise ParameterError(f"low is out of bounds for {dtype}")
+    if not smallest <= high <= largest:
+        raise ParameterError(f"high is out of bounds for {dtype}")
+    if low > high:
+        raise ParameterError(f"integers need low <= high, got low={low}, high={high}")
+    return _integers_rule(low, high - low)
+
+
+def _uniform(dist, dtype):
+    wide, ctype = _precision(dtype)
+    low, high = _finite("low", dist.low), _finite("high", dist.high)
+    if low > high:
+        raise ParameterError(f"uniform needs low <= high, got low={low}, high={high}")
+    with np.errstate(over="ignore"):
+        lo, span = ctype(low), ctype(high) - ctype(low)
+    if not np.isfinite(span):
+        raise ParameterError(f"high - low = {high - low} overflows {np.dtype(ctype).name}")
+    if low == high:
+        lo_lim = hi_lim = ctype(low)
+    else:
+        lo_lim, hi_lim = _clip_limits(low, high, dtype, open_high=True)
+        _check_nonempty(lo_lim, hi_lim, f"[{low}, {high})", dtype)
+    narrow = dtype in ("float16", "bfloat16")
+    name = "uniform64" if wide else ("uniform16" if narrow else "uniform32")
+    return Rule(name, (lo, span, ctype(lo_lim), ctype(hi_lim)))
+
+
+def _normal(dist, dtype):
+    wide, ctype = _precision(dtype)
+    mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
+    if std < 0:
+        raise ParameterError(f"std must be >= 0, got {std}")
+    return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
+
+
+def _truncated_normal(dist, dtype):
+    wide, ctype = _precision(dtype)
+    mean, std = _finite("mean", dist.mean), _finite("std", dist.std)
+    a, b = float(dist.a), float(dist.b)
+    if math.isnan(a) or math.isnan(b):
+        raise ParameterError(f"a and b must not be NaN, got a={a}, b={b}")
+    if std <= 0:
+        raise ParameterError(f"std must be > 0, got {std}")
+    if not a < b:
+        raise ParameterError(f"truncated normal needs a < b, got a={a}, b={b}")
+    pa, qb, mass = _masses((a - mean) / std, (b - mean) / std)
+    if not mass > 0.0:
+        raise ParameterError(
+            f"[a, b] = [{a}, {b}] lies more than 37 standard deviations from the mean "
+            f"{mean}: it holds no float64 probability mass"
+        )
+    lo_lim, hi_lim = _clip_limits(a, b, dtype, open_high=False)
+    _check_nonempty(lo_lim, hi_lim, f"[{a}, {b}]", dtype)
+    if _normal_fits(ctype(mean), ctype(std), NORMAL_BOUND[wide], lo_lim, hi_lim):
+        return Rule("normal64" if wide else "normal32", (ctype(mean), ctype(std)))
+    name = "truncnorm64" if wide else "truncnorm32"
+    return Rule(name, (pa, qb, mass, mean, std, ctype(lo_lim), ctype(hi_lim)))
+
+
+def _masses(alpha, beta):
+    """(Phi(alpha), 1 - Phi(beta), Phi(beta) - Phi(alpha)), the last taken on the side of
+    the median where both terms are small, so that tails keep full precision."""
+    pa, qb = _ndtr(alpha), _ndtr(-beta)
+    if beta <= 0:
+        return pa, qb, _ndtr(beta) - pa
+    if alpha >= 0:
+        return pa, qb, _ndtr(-alpha) - qb
+    return pa, qb, 1.0 - pa - qb
+
+
+# (distribution class, its rule maker, the dtypes it fills), in the order tried
+_MAKERS = ((Raw, _raw, ("uint32",)), (Bernoulli, _bernoulli, MASK_DTYPES),
+           (Integers, _integers, INTEGER_DTYPES), (Uniform, _uniform, FLOAT_DTYPES),
+           (Normal, _normal, FLOAT_DTYPES), (TruncatedNormal, _truncated_normal, FLOAT_DTYPES))
 
 
 def _integers_rule(low, span):
