@@ -98,6 +98,14 @@ def _parser():
         prog="fastinit", description="Neural-network parameter initialization at the speed "
         "of memory: a Philox4x32-10 stream filling arrays and tensors in place.")
     commands = parser.add_subparsers(dest="command", metavar="command")
+    _add_bench(commands)
+    _add_warmup(commands)
+    _add_info(commands)
+    _add_stream(commands)
+    return parser
+
+
+def _add_bench(commands):
     b = commands.add_parser(
         "bench", help="time fastinit against torch.nn.init, numpy/CuPy and a plain write",
         description="Time fastinit, torch.nn.init, numpy (CPU) or CuPy (CUDA) and a plain "
@@ -138,8 +146,11 @@ def _parser():
                    "call (the CPU; --json as above, the other flags do not apply)")
     b.set_defaults(run=_bench)
 
+
+def _add_warmup(commands):
     warm = commands.add_parser(
-        "warmup", help="compile the CPU kernels into Numba's disk cache, ahead of use",
+        "warmup", help="compile the kernels ahead of use: the CPU's into Numba's disk "
+        "cache, with --cuda-arch the CuPy backend's into CuPy's",
         description="Compile every CPU kernel specialization (each rule and dtype; "
         "or those of --dtypes and --rules) into Numba's disk cache, so that no first call "
         "waits for the compiler: run it where the kernels will run, e.g. as a `RUN "
@@ -157,6 +168,8 @@ def _parser():
                       "(CUPY_CACHE_DIR); needs CuPy and NVRTC, not a GPU")
     warm.set_defaults(run=_warmup)
 
+
+def _add_info(commands):
     info = commands.add_parser(
         "info", help="versions, backends (and why one is missing), devices, write bandwidth",
         description="What fastinit finds on this machine: package versions, the backends "
@@ -166,6 +179,8 @@ def _parser():
     info.add_argument("--json", action="store_true", help="print the same as one JSON object")
     info.set_defaults(run=_info)
 
+
+def _add_stream(commands):
     stream = commands.add_parser(
         "stream", help="write the raw uint32 words of a (seed, stream) to stdout",
         description="Write the raw Philox4x32-10 words of (seed, stream) to stdout as "
@@ -186,7 +201,6 @@ def _parser():
                         help="start at Philox block BLOCK (word 4 * BLOCK) of the stream, an "
                         "integer in [0, 2**64) (default 0)")
     stream.set_defaults(run=_stream)
-    return parser
 
 
 def _sizes(exponents):
