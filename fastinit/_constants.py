@@ -168,24 +168,14 @@ def cuda_header():
     ``python -c "from fastinit._constants import cuda_header; print(cuda_header(), end='')"
     > kernels/constants.cuh``.
     """
-    import numpy as np
+    lines = [*_stream_lines(), *_transform_lines(), "", "}  // namespace fastinit", ""]
+    return "\n".join(lines)
 
-    def f64(c):
-        mantissa, exponent = float(c).hex().split("p")
-        return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}"
 
-    def f32(c):
-        return f64(float(np.float32(c))) + "f"
-
-    def scalar(ctype, name, value, to_hex):
-        return f"static constexpr {ctype} {name} = {to_hex(value)};  // {value!r}"
-
-    def array(ctype, name, values, to_hex):
-        items = "".join(f"    {to_hex(c)},  // {c!r}\n" for c in values)
-        return f"static __device__ constexpr {ctype} {name}[{len(values)}] = {{\n{items}}};"
-
+def _stream_lines():
+    """The header's start, Philox's constants and the rules' block layout."""
     epb = "\n".join(f"static constexpr int {name} = {e};" for name, e in ELEMENTS_PER_BLOCK.items())
-    lines = [
+    return [
         "// Generated from fastinit/_constants.py by fastinit._constants.cuda_header(); do not",
         "// edit: regenerate as kernels/README.md says. float32 constants are np.float32(c) of",
         "// the Python double c, as fastinit.core rounds them; float64 constants are c.",
@@ -212,36 +202,63 @@ def cuda_header():
         f"static constexpr unsigned long long RETRY_BLOCK_BIT = 0x{RETRY_BLOCK_BIT:016X}ull;",
         f"static constexpr unsigned long long RETRY_KEY_STEP = 0x{RETRY_KEY_STEP:016X}ull;",
         "",
+    ]
+
+
+def _transform_lines():
+    """The constants of the rules' floating-point transforms."""
+    lines = [
         "// Natural logarithm: fdlibm's polynomial and ln2 split.",
-        array("double", "LOG_LG64", LOG_LG64, f64),
-        scalar("double", "LOG_LN2_HI64", LOG_LN2_HI64, f64),
-        scalar("double", "LOG_LN2_LO64", LOG_LN2_LO64, f64),
-        array("float", "LOG_LG32", LOG_LG32, f32),
-        scalar("float", "LOG_LN2_HI32", LOG_LN2_HI32, f32),
-        scalar("float", "LOG_LN2_LO32", LOG_LN2_LO32, f32),
+        _array("double", "LOG_LG64", LOG_LG64, _f64),
+        _scalar("double", "LOG_LN2_HI64", LOG_LN2_HI64, _f64),
+        _scalar("double", "LOG_LN2_LO64", LOG_LN2_LO64, _f64),
+        _array("float", "LOG_LG32", LOG_LG32, _f32),
+        _scalar("float", "LOG_LN2_HI32", LOG_LN2_HI32, _f32),
+        _scalar("float", "LOG_LN2_LO32", LOG_LN2_LO32, _f32),
         "// sqrt(2) = 2 * SQRT_HALF, the upper end of the mantissa range.",
-        scalar("double", "SQRT2_64", 2.0 * SQRT_HALF, f64),
-        scalar("float", "SQRT2_32", 2.0 * SQRT_HALF, f32),
+        _scalar("double", "SQRT2_64", 2.0 * SQRT_HALF, _f64),
+        _scalar("float", "SQRT2_32", 2.0 * SQRT_HALF, _f32),
         "",
         "// 2*pi, and Taylor coefficients of sin(x)/x and cos(x) in x*x.",
-        scalar("double", "TWO_PI64", TWO_PI, f64),
-        scalar("float", "TWO_PI32", TWO_PI, f32),
-        array("double", "SIN64", SIN64, f64),
-        array("double", "COS64", COS64, f64),
-        array("float", "SIN32", SIN32, f32),
-        array("float", "COS32", COS32, f32),
+        _scalar("double", "TWO_PI64", TWO_PI, _f64),
+        _scalar("float", "TWO_PI32", TWO_PI, _f32),
+        _array("double", "SIN64", SIN64, _f64),
+        _array("double", "COS64", COS64, _f64),
+        _array("float", "SIN32", SIN32, _f32),
+        _array("float", "COS32", COS32, _f32),
         "",
         "// Inverse normal CDF: Wichura's AS241, coefficients lowest degree first.",
-        scalar("double", "AS241_SPLIT1", AS241_SPLIT1, f64),
-        scalar("double", "AS241_SPLIT2", AS241_SPLIT2, f64),
-        scalar("double", "AS241_CONST1", AS241_CONST1, f64),
-        scalar("double", "AS241_CONST2", AS241_CONST2, f64),
+        _scalar("double", "AS241_SPLIT1", AS241_SPLIT1, _f64),
+        _scalar("double", "AS241_SPLIT2", AS241_SPLIT2, _f64),
+        _scalar("double", "AS241_CONST1", AS241_CONST1, _f64),
+        _scalar("double", "AS241_CONST2", AS241_CONST2, _f64),
     ]
     for name, values in (("A", AS241_A), ("B", AS241_B), ("C", AS241_C), ("D", AS241_D),
                          ("E", AS241_E), ("F", AS241_F)):
-        lines.append(array("double", f"AS241_{name}", values, f64))
+        lines.append(_array("double", f"AS241_{name}", values, _f64))
     for name, values in (("A", PPND7_A), ("B", PPND7_B), ("C", PPND7_C), ("D", PPND7_D),
                          ("E", PPND7_E), ("F", PPND7_F)):
-        lines.append(array("float", f"PPND7_{name}", values, f32))
-    lines += ["", "}  // namespace fastinit", ""]
-    return "\n".join(lines)
+        lines.append(_array("float", f"PPND7_{name}", values, _f32))
+    return lines
+
+
+def _f64(c):
+    """A C hex-float literal of the double ``c``: exact."""
+    mantissa, exponent = float(c).hex().split("p")
+    return f"{mantissa.rstrip('0').rstrip('.')}p{exponent}"
+
+
+def _f32(c):
+    """A C hex-float literal of ``np.float32(c)``, as ``fastinit.core`` rounds ``c``."""
+    import numpy as np
+
+    return _f64(float(np.float32(c))) + "f"
+
+
+def _scalar(ctype, name, value, to_hex):
+    return f"static constexpr {ctype} {name} = {to_hex(value)};  // {value!r}"
+
+
+def _array(ctype, name, values, to_hex):
+    items = "".join(f"    {to_hex(c)},  // {c!r}\n" for c in values)
+    return f"static __device__ constexpr {ctype} {name}[{len(values)}] = {{\n{items}}};"
