@@ -90,60 +90,81 @@ def lsuv_(module, batch, *, seed=0, tol=0.1, max_iter=10, layers=None, orthogona
     saved_weights = [t.detach().clone() for t in weights]
     buffers = list(module.buffers())
     saved_buffers = [b.detach().clone() for b in buffers]
-
-    stats = {}
-
-    def hook(layer, inputs, output):
-        if layer in stats:  # measured at its first call in this pass
-            return
-        if not isinstance(output, torch.Tensor):
-            raise TypeError(f"layer {names[layer]!r} ({type(layer).__name__}) returned "
-                            f"{type(output).__name__}: LSUV measures a tensor output")
-        out = output.detach()
-        out = out if out.dtype == torch.float64 else out.float()
-        var, mean = torch.var_mean(out, correction=0)
-        stats[layer] = (var.item(), mean.item())
+    stats = _FirstCallStats(names)
 
     def forward():
         stats.clear()
         module(*args)
         return dict(stats)
 
-    handles = [layer.register_forward_hook(hook) for layer in selected]
+    handles = [layer.register_forward_hook(stats.hook) for layer in selected]
     try:
         with torch.no_grad():
-            order = list(forward())  # the order of first calls, before anything changes
-            if not order:
-                raise ValueError(f"none of the {len(selected)} LSUV layers of the module "
-                                 "runs on the batch")
-            unused = [names[layer] for layer in selected if layer not in order]
-            if unused:
-                warnings.warn(f"LSUV leaves alone the layers that do not run on the batch: "
-                              f"{', '.join(unused)}", stacklevel=2)
+            order = _first_calls(forward(), selected, names)
             if orthogonal:
-                for layer in order:
-                    fqn = f"{names[layer]}.weight".removeprefix(".")
-                    gen = Generator(seed, stream=stream_of(fqn))
-                    init.orthogonal_(layer.weight, generator=gen)
-                    if _bias(layer) is not None:
-                        _bias(layer).zero_()
+                _orthogonal_start(order, names, seed)
             current = forward()
             for layer in order:
                 current = _scale(layer, names[layer], current, forward, tol, max_iter, center)
     except BaseException:
-        with torch.no_grad():
-            for t, saved in zip(weights, saved_weights):
-                t.copy_(saved)
-            for b, saved in zip(buffers, saved_buffers):
-                b.copy_(saved)
+        _restore(weights, saved_weights)
+        _restore(buffers, saved_buffers)
         raise
     finally:
         for handle in handles:
             handle.remove()
-    with torch.no_grad():
-        for b, saved in zip(buffers, saved_buffers):
-            b.copy_(saved)
+    _restore(buffers, saved_buffers)
     return module
+
+
+class _FirstCallStats(dict):
+    """{layer: (variance, mean) of its output at its first call in a pass}, filled by
+    ``hook``, a forward hook."""
+
+    def __init__(self, names):
+        super().__init__()
+        self._names = names
+
+    def hook(self, layer, inputs, output):
+        if layer in self:  # measured at its first call in this pass
+            return
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(f"layer {self._names[layer]!r} ({type(layer).__name__}) returned "
+                            f"{type(output).__name__}: LSUV measures a tensor output")
+        out = output.detach()
+        out = out if out.dtype == torch.float64 else out.float()
+        var, mean = torch.var_mean(out, correction=0)
+        self[layer] = (var.item(), mean.item())
+
+
+def _first_calls(stats, selected, names):
+    """The LSUV layers in the order of their first calls in a pass (``stats``), before
+    anything changes; a warning names the selected layers that did not run."""
+    order = list(stats)
+    if not order:
+        raise ValueError(f"none of the {len(selected)} LSUV layers of the module runs on "
+                         "the batch")
+    unused = [names[layer] for layer in selected if layer not in order]
+    if unused:
+        warnings.warn(f"LSUV leaves alone the layers that do not run on the batch: "
+                      f"{', '.join(unused)}", stacklevel=3)
+    return order
+
+
+def _orthogonal_start(order, names, seed):
+    """Each layer's weight from ``orthogonal_`` on its name's stream of ``seed``; its
+    bias zeroed."""
+    for layer in order:
+        fqn = f"{names[layer]}.weight".removeprefix(".")
+        init.orthogonal_(layer.weight, generator=Generator(seed, stream=stream_of(fqn)))
+        if _bias(layer) is not None:
+            _bias(layer).zero_()
+
+
+def _restore(tensors, saved):
+    with torch.no_grad():
+        for t, s in zip(tensors, saved):
+            t.copy_(s)
 
 
 def _scale(layer, name, stats, forward, tol, max_iter, center):
