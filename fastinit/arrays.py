@@ -297,6 +297,16 @@ def _check_torch(x):
         raise ValueError("only dense, strided tensors can be filled")
 
 
+def _check_host(dest):
+    """A host destination that is a torch tensor: on the CPU, dense, and with no grad
+    to track (``_check_torch``)."""
+    if dest.is_torch:
+        if dest.device != "cpu":
+            raise ValueError(f"tensor is on {dest.array.device}; fastinit fills CPU and CUDA "
+                             "tensors")
+        _check_torch(dest.array)
+
+
 def _as_numpy_storage(x, name):
     """A numpy view of x's memory (a torch tensor already checked by ``_check_torch``),
     in the storage dtype the kernels write."""
@@ -422,10 +432,8 @@ def fill(out, rule, seed, stream, block0, start=0, backend=None):
             module.fill(view, rule, seed, stream, block0, start)
         return
     _check_host_backend(backend)
+    _check_host(dest)
     if dest.is_torch:
-        if dest.device != "cpu":
-            raise ValueError(f"tensor is on {x.device}; fastinit fills CPU and CUDA tensors")
-        _check_torch(x)
         if x.is_contiguous():  # its address is all the kernel needs
             if dest.size:
                 cpu.fill_at(x.data_ptr(), dest.size, rule, dtype, seed, stream, block0, start)
@@ -489,39 +497,32 @@ def fill_box(out, rule, seed, stream, block0, offset, shape, backend=None):
     starts, n = box_runs(offset, dest.shape, shape)
     if n * len(starts) == 0:
         return out
-    if len(starts) == 1:  # a plain fill
-        if not _c_contiguous(native, dtype):
-            raise ValueError("out must be C-contiguous")
-        fill(dest, rule, seed, stream, block0, int(starts[0]), backend)
-        return out
-    if is_device_array(native):
+    if dest.device == "cuda":
         module = _gpu_backend(backend)
         view = device_view(native, dtype)
         if view.shape:
             raise ValueError("out must be C-contiguous")
         itemsize = np.dtype(STORAGE[dtype]).itemsize
         rules = FAMILY_RULES.get(dtype, ())
-        if rule.name in rules:
+        if len(starts) == 1:
+            module.fill(view, rule, seed, stream, block0, int(starts[0]))
+        elif rule.name in rules:
             table = run_table(view.ptr, itemsize, starts, n, seed, stream, block0,
                               row_params(rule), rules.index(rule.name))
             module.fill_many(view.device, view.stream, dtype, table)
-            return out
-        for r, start in enumerate(starts):
-            run = dataclasses.replace(view, ptr=view.ptr + r * n * itemsize, size=n, high=n - 1)
-            module.fill(run, rule, seed, stream, block0, int(start))
+        else:
+            for r, start in enumerate(starts):
+                run = dataclasses.replace(view, ptr=view.ptr + r * n * itemsize, size=n,
+                                          high=n - 1)
+                module.fill(run, rule, seed, stream, block0, int(start))
         return out
     _check_host_backend(backend)
+    _check_host(dest)
     arr = _as_numpy_storage(native, dtype)
     if not arr.flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
     cpu.fill_runs(arr.reshape(-1), starts, rule, dtype, seed, stream, block0)
     return out
-
-
-def _c_contiguous(native, dtype):
-    if is_device_array(native):
-        return not device_view(native, dtype).shape
-    return _as_numpy_storage(native, dtype).flags.c_contiguous
 
 
 def constant_bits(dtype, value):

@@ -539,6 +539,18 @@ def test_a_box_gets_its_elements_of_the_whole_and_nothing_else_is_written(dtype,
         assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()
 
 
+def test_a_box_of_a_torch_tensor_gets_the_checks_of_a_fill():
+    """As ``fill``: a tensor that requires grad (with grad enabled) or lives on another
+    device is refused with a ValueError, and nothing is written."""
+    rule = rule_for(Normal(), "float32")
+    out = torch.zeros((3, 4), requires_grad=True)
+    with pytest.raises(ValueError, match="requires grad"):
+        arrays.fill_box(out, rule, 1, 2, 0, (2, 3), (6, 10))
+    assert not out.detach().any()
+    with pytest.raises(ValueError, match="is on meta"):
+        arrays.fill_box(torch.empty((3, 4), device="meta"), rule, 1, 2, 0, (2, 3), (6, 10))
+
+
 def test_a_box_of_a_torch_tensor_and_after_the_generators_position():
     shape, offset, box = (6, 10), (2, 3), (3, 4)
     rule = rule_for(Normal(), "bfloat16")
