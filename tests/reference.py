@@ -278,11 +278,11 @@ _CONST1 = _F64(C.AS241_CONST1)
 _CONST2 = _F64(C.AS241_CONST2)
 
 
-def _poly7(c, r):
-    """((c7*r + c6)*r + ... + c1)*r + c0."""
-    acc = c[7]
-    for i in range(6, -1, -1):
-        acc = acc * r + c[i]
+def _poly(c, r):
+    """c[0] + c[1] r + ... by Horner's rule, in r's precision."""
+    acc = c[-1]
+    for coefficient in reversed(c[:-1]):
+        acc = acc * r + coefficient
     return acc
 
 
@@ -292,15 +292,15 @@ def ndtri_lower(p):
     q = p - _HALF64
     central = q >= -_SPLIT1
     r = _CONST1 - q * q
-    z_central = q * _poly7(_A, r) / _poly7(_B, r)
+    z_central = q * _poly(_A, r) / _poly(_B, r)
     # The tail needs log(p) only where p is a tail point; keep the others harmless.
     pt = np.where(central, _HALF64, p)
     r = np.sqrt(-log64(pt))
     near = r <= _SPLIT2
     rn = r - _CONST2
-    z_near = -(_poly7(_CC, rn) / _poly7(_D, rn))
+    z_near = -(_poly(_CC, rn) / _poly(_D, rn))
     rf = r - _SPLIT2
-    z_far = -(_poly7(_E, rf) / _poly7(_F, rf))
+    z_far = -(_poly(_E, rf) / _poly(_F, rf))
     return np.where(central, z_central, np.where(near, z_near, z_far))
 
 
@@ -318,14 +318,6 @@ def truncnorm_std(u, pa, qb, mass):
 # The truncated normal of 32-bit outputs: Wichura's PPND7 in float32.
 
 _P7 = {name: tuple(_F32(c) for c in getattr(C, f"PPND7_{name}")) for name in "ABCDEF"}
-
-
-def _poly(c, r):
-    """c[0] + c[1] r + ... by Horner's rule, in r's precision."""
-    acc = c[-1]
-    for coefficient in reversed(c[:-1]):
-        acc = acc * r + coefficient
-    return acc
 
 
 def neglog32(p):
