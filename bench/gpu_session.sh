@@ -10,7 +10,8 @@
 #                                             one call, each under its own time limit, going
 #                                             on past a failure: for a lease that has room
 #                                             for one machine start only
-# from the repository root on the GPU machine (no install: PYTHONPATH is the tree). Every
+# from the repository root on the GPU machine (no install: PYTHONPATH is the tree, ahead of
+# any PYTHONPATH already set, e.g. /tmp/site holding a carried numpy wheel). Every
 # step starts with the smoke step and stops there if it fails: then the GPU's time goes to
 # that failure, not to the full tests or the bench. Logs and results go to $OUT (the device
 # tool's folder that comes back), else bench/results/. COMMIT is the short hash being
@@ -18,7 +19,7 @@
 set -uo pipefail
 step=${1:?smoke, tests, bench or all}
 export FASTINIT_COMMIT=${2:?the commit being measured}
-export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 out=${OUT:-bench/results}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
