@@ -125,7 +125,8 @@ def _numba_launches():
     their launch recorded instead of made, fill_many's come from ``_many_args``, and
     device memory is a device array like the backend's (``_span``'s view of a
     destination, ``to_device``'s copy of a host array) over no memory."""
-    from fastinit.backends import ENTRY, FAMILY_RULES, STORAGE, word_type
+    from fastinit.backends import ENTRY, STORAGE, word_type
+    from fastinit.registry import FAMILY_RULES
     from fastinit.backends import numba_cuda as nc
     from fastinit.distributions import rule_for
     from fastinit.warmup import DISTRIBUTIONS, rule_name

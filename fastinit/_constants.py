@@ -12,21 +12,6 @@ PHILOX_W0 = 0x9E3779B9  # key bump, golden ratio
 PHILOX_W1 = 0xBB67AE85  # key bump, sqrt(3) - 1
 PHILOX_ROUNDS = 10
 
-# Elements produced per 4-word Philox block, by rule (see docs/stream.md).
-ELEMENTS_PER_BLOCK = {
-    "raw": 4,
-    "uniform32": 4,  # float32: one word each
-    "uniform16": 8,  # float16 / bfloat16: one 16-bit half-word each
-    "uniform64": 2,  # float64: two words each
-    "normal32": 4,  # float32, float16, bfloat16: Box-Muller over word pairs
-    "normal64": 2,  # float64: Box-Muller over one block (two 53-bit uniforms)
-    "truncnorm32": 4,  # float32, float16, bfloat16: one word each
-    "truncnorm64": 2,  # float64: two words each
-    "bernoulli": 4,  # one word each
-    "integers32": 4,  # ranges up to 2**32: one word each (first try)
-    "integers64": 2,  # wider ranges: two words each (first try)
-}
-
 # Bounded integers' retries (docs/stream.md): retry round r = 1, 2, ... of block b reads
 # block b XOR RETRY_BLOCK_BIT under the key seed + (r - 1) * RETRY_KEY_STEP (mod 2**64).
 RETRY_BLOCK_BIT = 1 << 63
@@ -173,8 +158,7 @@ def cuda_header():
 
 
 def _stream_lines():
-    """The header's start, Philox's constants and the rules' block layout."""
-    epb = "\n".join(f"static constexpr int {name} = {e};" for name, e in ELEMENTS_PER_BLOCK.items())
+    """The header's start, Philox's constants and the retries' constants."""
     return [
         "// Generated from fastinit/_constants.py by fastinit._constants.cuda_header(); do not",
         "// edit: regenerate as kernels/README.md says. float32 constants are np.float32(c) of",
@@ -192,11 +176,6 @@ def _stream_lines():
         f"static constexpr unsigned int PHILOX_W0 = 0x{PHILOX_W0:08X}u;",
         f"static constexpr unsigned int PHILOX_W1 = 0x{PHILOX_W1:08X}u;",
         f"static constexpr int PHILOX_ROUNDS = {PHILOX_ROUNDS};",
-        "",
-        "// Elements produced per 4-word Philox block, by rule.",
-        "namespace elements_per_block {",
-        epb,
-        "}  // namespace elements_per_block",
         "",
         "// Bounded integers' retries: block b XOR RETRY_BLOCK_BIT, key seed + (r - 1) * step.",
         f"static constexpr unsigned long long RETRY_BLOCK_BIT = 0x{RETRY_BLOCK_BIT:016X}ull;",

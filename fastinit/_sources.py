@@ -16,6 +16,7 @@ KERNEL_SOURCES = (
     "_bits.py",
     "_constants.py",
     "_sources.py",
+    "registry.py",
     "core.py",
     "philox.py",
     "backends/__init__.py",

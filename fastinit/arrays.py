@@ -30,8 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backends import FAMILY_RULES, MAX_DIMS, STORAGE, DeviceView, cpu, run_table
+from .backends import MAX_DIMS, STORAGE, DeviceView, cpu, run_table
 from .backends.rules import row_params
+from .registry import FAMILY_RULES
 
 _NUMPY_NAMES = {
     np.dtype(np.float16): "float16",

@@ -457,6 +457,109 @@ def truncnorm_std32(u, pa, qb, mass):
 
 
 # ---------------------------------------------------------------------------
+# The rules' transforms (fastinit/registry.py declares each rule): ``<rule>(p, words)``
+# turns the words the rule reads for one value (``pair2`` and ``block2`` rules: for two)
+# into it, with ``p`` the rule's parameter record (``backends.rules``). A rule that
+# retries has three: its try, ``<rule>_rejected`` and ``<rule>_value``.
+
+@device
+def clip(v, lo, hi):
+    """min(max(v, lo), hi) as Python's builtins compute it (kernels/transforms.cuh's
+    clip): max keeps its first argument unless the second compares greater, min unless
+    the second compares less. Written out, it compiles with no call to those builtins."""
+    m = lo if lo > v else v
+    return hi if hi < m else m
+
+
+@device
+def raw(p, w):
+    return w
+
+
+@device
+def bernoulli(p, w):
+    """1 or 0: w < round(p * 2**32), up to 2**32 inclusive."""
+    return np.float32(w < p.threshold)
+
+
+@device
+def uniform32(p, w):
+    return clip(p.lo + mul(p.span, u01_24(w)), p.bot, p.top)
+
+
+@device
+def uniform16(p, h):
+    return clip(p.lo + mul(p.span, u01_16(h)), p.bot, p.top)
+
+
+@device
+def uniform64(p, wa, wb):
+    return clip(p.lo + mul(p.span, u01_53(wa, wb)), p.bot, p.top)
+
+
+@device
+def normal32(p, wa, wb):
+    z0, z1 = box_muller32(wa, wb)
+    return p.mean + mul(p.stddev, z0), p.mean + mul(p.stddev, z1)
+
+
+@device
+def normal64(p, w0, w1, w2, w3):
+    z0, z1 = box_muller64(w0, w1, w2, w3)
+    return p.mean + mul(p.stddev, z0), p.mean + mul(p.stddev, z1)
+
+
+@device
+def truncnorm32(p, w):
+    """z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then
+    clipped to float32 limits."""
+    z = np.float64(truncnorm_std32(u01_open32(w), p.pa, p.qb, p.mass))
+    return clip(np.float32(p.mean + mul(p.stddev, z)), p.bot, p.top)
+
+
+@device
+def truncnorm64(p, wa, wb):
+    z = truncnorm_std(u01_open53(wa, wb), p.pa, p.qb, p.mass)
+    return clip(p.mean + mul(p.stddev, z), p.bot, p.top)
+
+
+# Bounded integers: a try is Lemire's product of a word (integers32: spans below 2**32)
+# or word pair (integers64) by span + 1; it is rejected when its low half is below the
+# threshold, and its value is low + its high half (mod 2**64: the integer's two's
+# complement).
+
+
+@device
+def integers32(p, w):
+    return lemire32(w, p.span)
+
+
+@device
+def integers32_rejected(p, m):
+    return (m & _MASK32) < p.reject
+
+
+@device
+def integers32_value(p, m):
+    return add64(p.low, m >> _SHIFT32)
+
+
+@device
+def integers64(p, x1, x0):
+    return lemire64(x1, x0, p.span)
+
+
+@device
+def integers64_rejected(p, m):
+    return m[1] < p.reject
+
+
+@device
+def integers64_value(p, m):
+    return add64(p.low, m[0])
+
+
+# ---------------------------------------------------------------------------
 # Rounding float32 to 16-bit formats, to nearest even (the result's bits).
 
 _ROUND_BF16 = np.uint32(0x7FFF)

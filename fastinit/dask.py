@@ -36,7 +36,8 @@ except ImportError as error:  # pragma: no cover -- exercised only without dask
     raise ImportError("fastinit.dask needs dask.array: pip install fastinit[dask]") from error
 
 from . import arrays
-from .distributions import INTEGER_DTYPES, Normal, Uniform, rule_for
+from .distributions import Normal, Uniform, rule_for
+from .registry import INTEGER_DTYPES
 from .generator import (StreamPosition, bounded_integers, dtype_name_of, empty, numpy_dtype,
                         supported_dtype_name)
 

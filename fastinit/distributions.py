@@ -2,7 +2,7 @@
 
 A distribution is a frozen dataclass of its parameters. ``rule_for(dist, dtype)``
 validates it and returns the ``Rule`` every backend executes: the rule's name (a
-key of ``_constants.ELEMENTS_PER_BLOCK``, fixing which words make which element)
+key of ``registry.RULES``, fixing which words make which element)
 and its parameters, computed once on the host in the precision the rule uses.
 Clamping limits are computed here so that rounding to the output dtype can never
 step outside the distribution's interval.
@@ -19,12 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _constants as C
+from .registry import ELEMENTS_PER_BLOCK, RULES, family_dtypes
 
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
-MASK_DTYPES = ("bool", "uint8") + FLOAT_DTYPES
-INTEGER_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                  "uint64")
 
 
 class ParameterError(ValueError, RuntimeError):
@@ -89,13 +85,13 @@ class Rule:
 
     @property
     def elements_per_block(self):
-        return C.ELEMENTS_PER_BLOCK[self.name]
+        return ELEMENTS_PER_BLOCK[self.name]
 
     @property
     def retries(self):
         """Whether a try may be rejected and redrawn from the retry blocks (bounded
         integers): a fill must then stay below block 2**63 (docs/stream.md)."""
-        return self.name.startswith("integers")
+        return RULES[self.name].retries
 
 
 def blocks_for(rule, n):
@@ -368,10 +364,12 @@ def _masses(alpha, beta):
     return pa, qb, 1.0 - pa - qb
 
 
-# (distribution class, its rule maker, the dtypes it fills), in the order tried
-_MAKERS = ((Raw, _raw, ("uint32",)), (Bernoulli, _bernoulli, MASK_DTYPES),
-           (Integers, _integers, INTEGER_DTYPES), (Uniform, _uniform, FLOAT_DTYPES),
-           (Normal, _normal, FLOAT_DTYPES), (TruncatedNormal, _truncated_normal, FLOAT_DTYPES))
+# (distribution class, its rule maker, the dtypes it fills: those of its rules' family),
+# in the order tried
+_MAKERS = tuple((kind, make, family_dtypes(family)) for kind, make, family in (
+    (Raw, _raw, "raw"), (Bernoulli, _bernoulli, "bernoulli"), (Integers, _integers, "integers"),
+    (Uniform, _uniform, "uniform"), (Normal, _normal, "normal"),
+    (TruncatedNormal, _truncated_normal, "truncnorm")))
 
 
 def _integers_rule(low, span):

@@ -18,7 +18,6 @@ import numpy as np
 from . import arrays
 from ._constants import RETRY_BLOCK_BIT
 from .distributions import (
-    INTEGER_DTYPES,
     Bernoulli,
     Integers,
     Normal,
@@ -29,6 +28,7 @@ from .distributions import (
     integer_range,
     rule_for,
 )
+from .registry import INTEGER_DTYPES
 
 _U64 = 1 << 64
 

@@ -38,9 +38,10 @@ import warnings
 import numpy as np
 
 from . import arrays
-from .distributions import (FLOAT_DTYPES, DtypeError, Normal, ParameterError,
-                            TruncatedNormal, Uniform, _finite, rule_for)
+from .distributions import (DtypeError, Normal, ParameterError, TruncatedNormal, Uniform,
+                            _finite, rule_for)
 from .generator import resolve
+from .registry import FLOAT_DTYPES
 from .schemes import (KaimingNormal, KaimingUniform, XavierNormal, XavierUniform,
                       calculate_gain, correct_fan, fan_in_and_fan_out)
 

@@ -15,21 +15,6 @@ static constexpr unsigned int PHILOX_W0 = 0x9E3779B9u;
 static constexpr unsigned int PHILOX_W1 = 0xBB67AE85u;
 static constexpr int PHILOX_ROUNDS = 10;
 
-// Elements produced per 4-word Philox block, by rule.
-namespace elements_per_block {
-static constexpr int raw = 4;
-static constexpr int uniform32 = 4;
-static constexpr int uniform16 = 8;
-static constexpr int uniform64 = 2;
-static constexpr int normal32 = 4;
-static constexpr int normal64 = 2;
-static constexpr int truncnorm32 = 4;
-static constexpr int truncnorm64 = 2;
-static constexpr int bernoulli = 4;
-static constexpr int integers32 = 4;
-static constexpr int integers64 = 2;
-}  // namespace elements_per_block
-
 // Bounded integers' retries: block b XOR RETRY_BLOCK_BIT, key seed + (r - 1) * step.
 static constexpr unsigned long long RETRY_BLOCK_BIT = 0x8000000000000000ull;
 static constexpr unsigned long long RETRY_KEY_STEP = 0x9E3779B97F4A7C15ull;

@@ -39,7 +39,7 @@ struct Layout {
 // One destination of fill_many: fastinit.backends.ENTRY, byte for byte. The n contiguous
 // elements at ptr hold logical elements [start, start + n) of the stream (c.seed, c.stream)
 // from Philox block c.block0 on, by the rule of `family` (an index into
-// fastinit.backends.FAMILIES) with parameters p; a constant row holds the storage word `bits`.
+// fastinit.registry.FAMILIES) with parameters p; a constant row holds the storage word `bits`.
 struct Entry {
   void* ptr;
   long long n, start;
@@ -49,259 +49,11 @@ struct Entry {
   unsigned long long bits;
 };
 
-namespace family {  // fastinit.backends.FAMILIES, in order
-constexpr int uniform = 0, normal = 1, truncnorm = 2, constant = 3;
-}
-
 // The launcher passes these by value (Entry: in device memory), laid out as on the host
 // (x86-64 / aarch64).
 static_assert(sizeof(Counter) == 24 && sizeof(Params) == 56 && sizeof(Layout) == 136 &&
                   sizeof(Entry) == 120,
               "kernel argument layout changed: update the launcher");
-
-// --- rules: one Philox block's four words to its E values (rules.py's _emit_*) ------------
-// A rule object holds its parameters in the precision the rule computes in. emit() writes a
-// block's values; rejects() says whether the block's words reject a try, and retry() then
-// redraws the rejected values (rules.py's _rejects_*, _retry_*): only the bounded integers
-// reject any.
-
-namespace rule {
-
-// The rules that take every try.
-struct takes_every_try {
-  __device__ bool rejects(uint4) const { return false; }
-  template <class Value>
-  __device__ void retry(uint4, Value*, const Counter&, unsigned long long) const {}
-};
-
-struct raw : takes_every_try {
-  static constexpr int E = elements_per_block::raw;
-  using value = unsigned int;
-  __device__ explicit raw(const Params&) {}
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = w.x;
-    v[1] = w.y;
-    v[2] = w.z;
-    v[3] = w.w;
-  }
-};
-
-struct bernoulli : takes_every_try {
-  static constexpr int E = elements_per_block::bernoulli;
-  using value = float;
-  unsigned long long threshold;  // round(p * 2^32), up to 2^32 inclusive
-  __device__ explicit bernoulli(const Params& p)
-      : threshold(static_cast<unsigned long long>(p.v[0])) {}
-  __device__ value one(unsigned int w) const { return w < threshold ? 1.0f : 0.0f; }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(w.x);
-    v[1] = one(w.y);
-    v[2] = one(w.z);
-    v[3] = one(w.w);
-  }
-};
-
-struct uniform32 : takes_every_try {
-  static constexpr int E = elements_per_block::uniform32;
-  using value = float;
-  float lo, span, bot, top;
-  __device__ explicit uniform32(const Params& p)
-      : lo(static_cast<float>(p.v[0])), span(static_cast<float>(p.v[1])),
-        bot(static_cast<float>(p.v[2])), top(static_cast<float>(p.v[3])) {}
-  __device__ value one(float u) const { return clip(lo + span * u, bot, top); }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(u01_24(w.x));
-    v[1] = one(u01_24(w.y));
-    v[2] = one(u01_24(w.z));
-    v[3] = one(u01_24(w.w));
-  }
-};
-
-// float16 and bfloat16: one 16-bit half-word per element, the low half first.
-struct uniform16 : takes_every_try {
-  static constexpr int E = elements_per_block::uniform16;
-  using value = float;
-  float lo, span, bot, top;
-  __device__ explicit uniform16(const Params& p)
-      : lo(static_cast<float>(p.v[0])), span(static_cast<float>(p.v[1])),
-        bot(static_cast<float>(p.v[2])), top(static_cast<float>(p.v[3])) {}
-  __device__ value one(float u) const { return clip(lo + span * u, bot, top); }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(u01_16(w.x & 0xFFFFu));
-    v[1] = one(u01_16(w.x >> 16));
-    v[2] = one(u01_16(w.y & 0xFFFFu));
-    v[3] = one(u01_16(w.y >> 16));
-    v[4] = one(u01_16(w.z & 0xFFFFu));
-    v[5] = one(u01_16(w.z >> 16));
-    v[6] = one(u01_16(w.w & 0xFFFFu));
-    v[7] = one(u01_16(w.w >> 16));
-  }
-};
-
-struct uniform64 : takes_every_try {
-  static constexpr int E = elements_per_block::uniform64;
-  using value = double;
-  double lo, span, bot, top;
-  __device__ explicit uniform64(const Params& p)
-      : lo(p.v[0]), span(p.v[1]), bot(p.v[2]), top(p.v[3]) {}
-  __device__ value one(double u) const { return clip(lo + span * u, bot, top); }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(u01_53(w.x, w.y));
-    v[1] = one(u01_53(w.z, w.w));
-  }
-};
-
-struct normal32 : takes_every_try {
-  static constexpr int E = elements_per_block::normal32;
-  using value = float;
-  float mean, stddev;
-  __device__ explicit normal32(const Params& p)
-      : mean(static_cast<float>(p.v[0])), stddev(static_cast<float>(p.v[1])) {}
-  __device__ void emit(uint4 w, value v[E]) const {
-    float z0, z1, z2, z3;
-    box_muller32(w.x, w.y, &z0, &z1);
-    box_muller32(w.z, w.w, &z2, &z3);
-    v[0] = mean + stddev * z0;
-    v[1] = mean + stddev * z1;
-    v[2] = mean + stddev * z2;
-    v[3] = mean + stddev * z3;
-  }
-};
-
-struct normal64 : takes_every_try {
-  static constexpr int E = elements_per_block::normal64;
-  using value = double;
-  double mean, stddev;
-  __device__ explicit normal64(const Params& p) : mean(p.v[0]), stddev(p.v[1]) {}
-  __device__ void emit(uint4 w, value v[E]) const {
-    double z0, z1;
-    box_muller64(w.x, w.y, w.z, w.w, &z0, &z1);
-    v[0] = mean + stddev * z0;
-    v[1] = mean + stddev * z1;
-  }
-};
-
-// z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then clipped to
-// float32 limits.
-struct truncnorm32 : takes_every_try {
-  static constexpr int E = elements_per_block::truncnorm32;
-  using value = float;
-  double pa, qb, mass, mean, stddev;
-  float bot, top;
-  __device__ explicit truncnorm32(const Params& p)
-      : pa(p.v[0]), qb(p.v[1]), mass(p.v[2]), mean(p.v[3]), stddev(p.v[4]),
-        bot(static_cast<float>(p.v[5])), top(static_cast<float>(p.v[6])) {}
-  __device__ value one(double u) const {
-    const double z = static_cast<double>(truncnorm_std32(u, pa, qb, mass));
-    return clip(static_cast<float>(mean + stddev * z), bot, top);
-  }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(u01_open32(w.x));
-    v[1] = one(u01_open32(w.y));
-    v[2] = one(u01_open32(w.z));
-    v[3] = one(u01_open32(w.w));
-  }
-};
-
-struct truncnorm64 : takes_every_try {
-  static constexpr int E = elements_per_block::truncnorm64;
-  using value = double;
-  double pa, qb, mass, mean, stddev, bot, top;
-  __device__ explicit truncnorm64(const Params& p)
-      : pa(p.v[0]), qb(p.v[1]), mass(p.v[2]), mean(p.v[3]), stddev(p.v[4]), bot(p.v[5]),
-        top(p.v[6]) {}
-  __device__ value one(double u) const {
-    return clip(mean + stddev * truncnorm_std(u, pa, qb, mass), bot, top);
-  }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(u01_open53(w.x, w.y));
-    v[1] = one(u01_open53(w.z, w.w));
-  }
-};
-
-// Bounded integers: low + k (mod 2^64: the integer's two's complement), k uniform on
-// [0, span]. A lane's first try is its word (integers32: spans below 2^32) or word pair
-// (integers64); a rejected lane takes its word(s) of each retry round in turn: round r = 1, 2,
-// ... reads block b ^ RETRY_BLOCK_BIT of the stream under key seed + (r - 1) * RETRY_KEY_STEP.
-// Params: 32-bit halves of low, span and the threshold 2^n mod (span + 1), low half first.
-__device__ __forceinline__ unsigned long long from_halves(double low, double high) {
-  return static_cast<unsigned long long>(low) | (static_cast<unsigned long long>(high) << 32);
-}
-
-struct integers32 {
-  static constexpr int E = elements_per_block::integers32;
-  using value = unsigned long long;
-  unsigned long long low;
-  unsigned int span, reject;
-  __device__ explicit integers32(const Params& p)
-      : low(from_halves(p.v[0], p.v[1])), span(static_cast<unsigned int>(p.v[2])),
-        reject(static_cast<unsigned int>(p.v[4])) {}
-  __device__ bool rejected(unsigned long long m) const {
-    return (m & 0xFFFFFFFFull) < reject;
-  }
-  __device__ value one(unsigned long long m) const { return low + (m >> 32); }
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = one(lemire32(w.x, span));
-    v[1] = one(lemire32(w.y, span));
-    v[2] = one(lemire32(w.z, span));
-    v[3] = one(lemire32(w.w, span));
-  }
-  __device__ bool rejects(uint4 w) const {
-    return rejected(lemire32(w.x, span)) | rejected(lemire32(w.y, span)) |
-           rejected(lemire32(w.z, span)) | rejected(lemire32(w.w, span));
-  }
-  __device__ unsigned long long take(unsigned long long m, unsigned int w) const {
-    return rejected(m) ? lemire32(w, span) : m;
-  }
-  __device__ void retry(uint4 w, value v[E], const Counter& c, unsigned long long block) const {
-    unsigned long long m0 = lemire32(w.x, span), m1 = lemire32(w.y, span);
-    unsigned long long m2 = lemire32(w.z, span), m3 = lemire32(w.w, span);
-    for (unsigned long long key = c.seed;
-         (rejected(m0) | rejected(m1)) | (rejected(m2) | rejected(m3)); key += RETRY_KEY_STEP) {
-      const uint4 r = philox_block(key, c.stream, block ^ RETRY_BLOCK_BIT);
-      m0 = take(m0, r.x);
-      m1 = take(m1, r.y);
-      m2 = take(m2, r.z);
-      m3 = take(m3, r.w);
-    }
-    v[0] = one(m0);
-    v[1] = one(m1);
-    v[2] = one(m2);
-    v[3] = one(m3);
-  }
-};
-
-struct integers64 {
-  static constexpr int E = elements_per_block::integers64;
-  using value = unsigned long long;
-  unsigned long long low, span, reject;
-  __device__ explicit integers64(const Params& p)
-      : low(from_halves(p.v[0], p.v[1])), span(from_halves(p.v[2], p.v[3])),
-        reject(from_halves(p.v[4], p.v[5])) {}
-  __device__ void emit(uint4 w, value v[E]) const {
-    v[0] = low + lemire64(w.x, w.y, span).high;
-    v[1] = low + lemire64(w.z, w.w, span).high;
-  }
-  __device__ bool rejects(uint4 w) const {
-    return (lemire64(w.x, w.y, span).low < reject) | (lemire64(w.z, w.w, span).low < reject);
-  }
-  __device__ Product128 take(Product128 m, unsigned int x1, unsigned int x0) const {
-    return m.low < reject ? lemire64(x1, x0, span) : m;
-  }
-  __device__ void retry(uint4 w, value v[E], const Counter& c, unsigned long long block) const {
-    Product128 m0 = lemire64(w.x, w.y, span), m1 = lemire64(w.z, w.w, span);
-    for (unsigned long long key = c.seed; (m0.low < reject) | (m1.low < reject);
-         key += RETRY_KEY_STEP) {
-      const uint4 r = philox_block(key, c.stream, block ^ RETRY_BLOCK_BIT);
-      m0 = take(m0, r.x, r.y);
-      m1 = take(m1, r.z, r.w);
-    }
-    v[0] = low + m0.high;
-    v[1] = low + m1.high;
-  }
-};
-
-}  // namespace rule
 
 // --- stores: the storage word of an output dtype and a value's rounding into it ----------
 // Words are the stored bits as an unsigned integer of the storage width.
@@ -358,33 +110,22 @@ struct u8 {
 
 }  // namespace store
 
-// The rule each random family follows for a store (fastinit.backends.FAMILY_RULES).
-template <class Store>
-struct family_rules;
+// --- the rules (rules.cuh, generated from fastinit/registry.py) ----------------------------
+// A rule struct (rule::<name>) holds its parameters in the types it computes in (read from a
+// Params row) and has emit(), which writes a block's E values; rejects() says whether the
+// block's words reject a try, and retry() then redraws the rejected values (only the bounded
+// integers reject any). family_rules<Store> names the rule of each random family.
 
-template <>
-struct family_rules<store::f16> {
-  using uniform = rule::uniform16;
-  using normal = rule::normal32;
-  using truncnorm = rule::truncnorm32;
-};
+// A 64-bit integer parameter from its 32-bit halves, each exact as a double.
+__device__ __forceinline__ unsigned long long from_halves(double low, double high) {
+  return static_cast<unsigned long long>(low) | (static_cast<unsigned long long>(high) << 32);
+}
 
-template <>
-struct family_rules<store::bf16> : family_rules<store::f16> {};
+}  // namespace fastinit
 
-template <>
-struct family_rules<store::f32> {
-  using uniform = rule::uniform32;
-  using normal = rule::normal32;
-  using truncnorm = rule::truncnorm32;
-};
+#include "rules.cuh"
 
-template <>
-struct family_rules<store::f64> {
-  using uniform = rule::uniform64;
-  using normal = rule::normal64;
-  using truncnorm = rule::truncnorm64;
-};
+namespace fastinit {
 
 // --- helpers -------------------------------------------------------------------------------
 

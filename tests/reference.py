@@ -19,6 +19,7 @@ Meant for tests (a few million elements a second), e.g.::
 import numpy as np
 
 from fastinit import _constants as C
+from fastinit.registry import ELEMENTS_PER_BLOCK
 
 __all__ = ["philox4x32", "words", "block_words", "generate", "values"]
 
@@ -517,7 +518,7 @@ def generate(rule, dtype, n, seed, stream=0, block0=0, start=0):
     n, start = int(n), int(start)
     if n < 0 or start < 0:
         raise ValueError(f"n and start must be >= 0, got n={n}, start={start}")
-    epb = C.ELEMENTS_PER_BLOCK[rule.name]
+    epb = ELEMENTS_PER_BLOCK[rule.name]
     first = start // epb
     last = (start + n - 1) // epb if n else first - 1
     blocks = np.uint64((int(block0) + first) % 2**64) + np.arange(last - first + 1,

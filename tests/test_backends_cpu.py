@@ -17,7 +17,8 @@ import pytest
 import fastinit
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.arrays import constant_bits
-from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
+from fastinit.backends import ENTRY, STORAGE, cpu
+from fastinit.registry import FAMILIES, FAMILY_RULES
 from fastinit.distributions import rule_for
 
 CASES = [(Raw(), "uint32"), (Bernoulli(0.4), "bool"), (Bernoulli(0.4), "float32")] + [

@@ -28,7 +28,8 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import ENTRY, FAMILY_RULES
+from fastinit.backends import ENTRY
+from fastinit.registry import FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
 from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype

@@ -35,8 +35,8 @@ import numpy as np
 import pytest
 
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, numba_cuda
-from fastinit.backends.rules import STORES
+from fastinit.backends import DeviceView, ENTRY, STORAGE, cpu, numba_cuda
+from fastinit.registry import FAMILY_RULES, STORES
 from fastinit.distributions import rule_for
 from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
 

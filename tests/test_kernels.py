@@ -45,9 +45,10 @@ import pytest
 
 from conftest import load_kat
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform, core
-from fastinit._constants import ELEMENTS_PER_BLOCK, cuda_header
+from fastinit._constants import cuda_header
 from fastinit.arrays import constant_bits
-from fastinit.backends import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, cpu
+from fastinit.backends import ENTRY, STORAGE, cpu
+from fastinit.registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, cuda_rules
 from fastinit.distributions import rule_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -618,6 +619,11 @@ def test_rounding_to_16_bits_matches_core(host):
 def test_constants_header_is_generated_from_the_python_constants():
     assert (KERNELS / "constants.cuh").read_text() == cuda_header(), (
         "kernels/constants.cuh is stale; regenerate it as kernels/README.md says")
+
+
+def test_rules_header_is_generated_from_the_registry():
+    assert (KERNELS / "rules.cuh").read_text() == cuda_rules(), (
+        "kernels/rules.cuh is stale; regenerate it as kernels/README.md says")
 
 
 def test_constants_header_literals_are_exact():

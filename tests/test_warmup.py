@@ -11,7 +11,8 @@ import pytest
 
 import fastinit
 from fastinit import warmup
-from fastinit.backends import ENTRY, FAMILIES, cpu
+from fastinit.backends import ENTRY, cpu
+from fastinit.registry import FAMILIES
 from fastinit.generator import numpy_dtype
 
 
@@ -27,8 +28,8 @@ def test_specializations_are_every_rule_and_dtype_once():
                 if warmup.rule_name(dist, dtype) is not None}
     assert {(r, store(d)) for r, d in found} == expected
     # 4 float dtypes x (uniform, normal, truncated normal, Bernoulli) + masks + raw words
-    # + integers for 5 stores (8, 16 bits; int32, uint32; 64 bits) + wide ones (64 bits)
-    assert len(found) == 4 * 4 + 1 + 1 + 5 + 1
+    # + integers for 4 stores (8, 16, 32, 64 bits) + wide ones (64 bits)
+    assert len(found) == 4 * 4 + 1 + 1 + 4 + 1
 
 
 def test_narrowed_choices_and_the_philox_loop():

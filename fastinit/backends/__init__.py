@@ -9,31 +9,20 @@ Python core through ``numba.cuda``), fill device memory described by a ``DeviceV
 Many destinations of one dtype go in one call, ``fill_many(dtype, table)`` (the CPU)
 or ``fill_many(device, stream, dtype, table)`` (GPU backends): ``table`` is an
 ``ENTRY`` array, one row per destination, each contiguous and with its own stream,
-start and rule (of a ``FAMILIES`` member; ``FAMILY_RULES`` names the rule each family
-follows for each dtype) or a constant storage word. ``run_table`` builds one for runs of
-one stream laid end to end in memory: the pieces of a sub-box of a tensor.
+start and rule (of a ``registry.FAMILIES`` member; ``registry.FAMILY_RULES`` names the
+rule each family follows for each dtype) or a constant storage word. ``run_table``
+builds one for runs of one stream laid end to end in memory: the pieces of a sub-box of
+a tensor.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-# Storage dtype every backend writes for each fastinit dtype.
-STORAGE = {
-    "float16": np.uint16,
-    "bfloat16": np.uint16,
-    "float32": np.float32,
-    "float64": np.float64,
-    "bool": np.uint8,
-    "uint8": np.uint8,
-    "uint32": np.uint32,
-    "int8": np.uint8,  # integers as their two's complement words
-    "int16": np.uint16,
-    "uint16": np.uint16,
-    "int32": np.uint32,
-    "int64": np.uint64,
-    "uint64": np.uint64,
-}
+from ..registry import STORE_WORDS, STORES
+
+# Storage dtype every backend writes for each fastinit dtype (registry.STORES).
+STORAGE = {dtype: np.dtype(STORE_WORDS[store]).type for dtype, store in STORES.items()}
 MAX_DIMS = 8  # dimensions a strided GPU view may keep after merging
 _WORD_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -72,21 +61,12 @@ class DeviceView:
 
 # One destination of a multi-tensor fill (``fill_many``): ``n`` contiguous elements at
 # address ``ptr`` hold logical elements [start, start + n) of a tensor's stream
-# (seed, stream) from Philox block ``block0``; ``family`` is an index into FAMILIES;
+# (seed, stream) from Philox block ``block0``; ``family`` is an index into registry.FAMILIES;
 # ``params`` are ``Rule.params`` as doubles (unused entries 0), ``bits`` the storage
 # word of a constant.
 ENTRY = np.dtype([("ptr", "<u8"), ("n", "<i8"), ("start", "<i8"), ("seed", "<u8"),
                   ("stream", "<u8"), ("block0", "<u8"), ("family", "<i4"),
                   ("params", "<f8", (7,)), ("bits", "<u8")], align=True)
-FAMILIES = ("uniform", "normal", "truncnorm", "constant")
-FAMILY_RULES = {
-    "float16": ("uniform16", "normal32", "truncnorm32"),
-    "bfloat16": ("uniform16", "normal32", "truncnorm32"),
-    "float32": ("uniform32", "normal32", "truncnorm32"),
-    "float64": ("uniform64", "normal64", "truncnorm64"),
-}
-
-
 def run_table(ptr, itemsize, starts, n, seed, stream, block0, params, family=0):
     """An ``ENTRY`` table of runs laid end to end from address ``ptr``: run ``r``, the
     ``n`` elements of ``itemsize`` bytes at ``ptr + r * n * itemsize``, holds logical

@@ -36,10 +36,11 @@ from numba.np.numpy_support import as_dtype
 
 from .. import core
 from .._bits import DEVICE, device
-from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
+from .._constants import PHILOX_ROUNDS
 from .._sources import DIGEST
-from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, run_table, word_type
-from .rules import CONVERT, RULES, STORES, array_at, row_of, row_params
+from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORE_WORDS, STORES
+from . import ENTRY, run_table, word_type
+from .rules import CONVERT, RULES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
@@ -51,25 +52,21 @@ TASK_CHUNKS = 64
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
-# Storage formats as marker types, one per (conversion of a value to its storage word,
-# rules.STORES; the word's dtype, backends.STORAGE): dtypes of one size and conversion
-# (bool, uint8 and int8; int16 and uint16; int64 and uint64) share one.
-F32Store = namedtuple("F32Store", ())
-F64Store = namedtuple("F64Store", ())
-U32Store = namedtuple("U32Store", ())
-Bf16Store = namedtuple("Bf16Store", ())
-F16Store = namedtuple("F16Store", ())
-U8Store = namedtuple("U8Store", ())
-U16Store = namedtuple("U16Store", ())
-I32Store = namedtuple("I32Store", ())
-U64Store = namedtuple("U64Store", ())
-STORE_MARKERS = {"float32": F32Store(), "float64": F64Store(), "uint32": U32Store(),
-                 "bfloat16": Bf16Store(), "float16": F16Store(), "bool": U8Store(),
-                 "uint8": U8Store(), "int8": U8Store(), "int16": U16Store(),
-                 "uint16": U16Store(), "int32": I32Store(), "int64": U64Store(),
-                 "uint64": U64Store()}
-_FORMATS = {type(marker): (STORES[dtype], STORAGE[dtype])
-            for dtype, marker in STORE_MARKERS.items()}
+
+
+def _store_marker(store):
+    """The marker of a store (registry.STORES), an instance of ``<Store>Store`` of this
+    module: a module attribute, as Numba's disk cache pickles the kernel's signatures."""
+    marker = namedtuple(f"{store.capitalize()}Store", ())
+    globals()[marker.__name__] = marker
+    return marker()
+
+
+# Storage formats as marker types, one per store: dtypes of one store (bool, uint8 and
+# int8; int16 and uint16; ...) share one.
+_MARKERS = {store: _store_marker(store) for store in STORE_WORDS}
+STORE_MARKERS = {dtype: _MARKERS[store] for dtype, store in STORES.items()}
+_FORMATS = {type(marker): store for store, marker in _MARKERS.items()}  # marker type -> store
 
 _BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in RULES.items()}
 
@@ -127,9 +124,8 @@ def _from_row_jit(p, v):
 
 
 def _stored_as_is(store, precision):
-    """Whether values of ``precision`` are their own storage words."""
-    conversion, word = _FORMATS[store]
-    return conversion == "same" and np.dtype(precision) == np.dtype(word)
+    """Whether values of ``precision`` are their own storage words (of the same type)."""
+    return np.dtype(precision) == np.dtype(STORE_WORDS[_FORMATS[store]])
 
 
 def _new_scratch(proto, store):
@@ -141,14 +137,14 @@ def _new_scratch(proto, store):
     words = [np.empty(CHUNK // epb, np.uint32) for _ in range(4)]
     vals = np.empty(CHUNK, rule.precision)
     stored = vals if _stored_as_is(type(store), vals.dtype) else np.empty(
-        CHUNK, _FORMATS[type(store)][1])
+        CHUNK, STORE_WORDS[_FORMATS[type(store)]])
     return (*words, vals, stored)
 
 
 def _round(store, vals, words, count):
     """A chunk's first ``count`` values rounded to their storage words."""
     if not _stored_as_is(type(store), vals.dtype):
-        convert = CONVERT[_FORMATS[type(store)][0]]
+        convert = CONVERT[_FORMATS[type(store)]]
         for k in range(count):
             words[k] = convert(vals[k])
 
@@ -157,7 +153,7 @@ def _round(store, vals, words, count):
 def _round_jit(store, vals, words, count):
     if _stored_as_is(store.instance_class, as_dtype(vals.dtype)):
         return lambda store, vals, words, count: None
-    convert = CONVERT[_FORMATS[store.instance_class][0]]
+    convert = CONVERT[_FORMATS[store.instance_class]]
 
     def round_chunk(store, vals, words, count):
         for k in range(count):

@@ -34,31 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._constants import ELEMENTS_PER_BLOCK
-from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE, word_type
+from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, RULES, STORES
+from . import ENTRY, MAX_DIMS, STORAGE, word_type
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 MIN_CUPY = (13, 0)
 THREADS = 256
 WAVES = 8  # resident thread blocks per multiprocessor the grid is sized for, at most
 
-_STORES = {"float32": "f32", "float64": "f64", "bfloat16": "bf16", "float16": "f16",
-           "bool": "u8", "int8": "u8", "uint8": "u8", "int16": "u16", "uint16": "u16",
-           "int32": "u32", "uint32": "u32", "int64": "u64", "uint64": "u64"}
-_RULE_DTYPES = {
-    "raw": ("uint32",),
-    "bernoulli": ("bool", "uint8", "float16", "bfloat16", "float32", "float64"),
-    "uniform16": ("float16", "bfloat16"),
-    "uniform32": ("float32",),
-    "uniform64": ("float64",),
-    "normal32": ("float16", "bfloat16", "float32"),
-    "normal64": ("float64",),
-    "truncnorm32": ("float16", "bfloat16", "float32"),
-    "truncnorm64": ("float64",),
-    "integers32": ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
-                   "uint64"),
-    "integers64": ("int64", "uint64"),  # the only dtypes with spans of 2**32 and more
-}
 _WORDS = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
 
 # The kernels' by-value structs (kernels/fill.cuh), as aligned numpy records.
@@ -70,7 +53,7 @@ LAYOUT = np.dtype([("shape", "<i8", (MAX_DIMS,)), ("stride", "<i8", (MAX_DIMS,))
 
 def fill_name(rule_name, dtype, strided):
     kernel = "fill_strided" if strided else "fill"
-    return f"fastinit::{kernel}<fastinit::rule::{rule_name}, fastinit::store::{_STORES[dtype]}>"
+    return f"fastinit::{kernel}<fastinit::rule::{rule_name}, fastinit::store::{STORES[dtype]}>"
 
 
 def constant_name(itemsize, strided):
@@ -79,11 +62,11 @@ def constant_name(itemsize, strided):
 
 
 def many_name(dtype):
-    return f"fastinit::fill_many<fastinit::store::{_STORES[dtype]}>"
+    return f"fastinit::fill_many<fastinit::store::{STORES[dtype]}>"
 
 
 NAME_EXPRESSIONS = tuple(dict.fromkeys(  # dtypes of one store (bool and uint8, ...) share kernels
-    [fill_name(rule, dtype, strided) for rule, dtypes in _RULE_DTYPES.items() for dtype in dtypes
+    [fill_name(rule, dtype, strided) for rule, spec in RULES.items() for dtype in spec.dtypes
      for strided in (False, True)]
     + [constant_name(size, strided) for size in _WORDS for strided in (False, True)]
     + [many_name(dtype) for dtype in FAMILY_RULES]))

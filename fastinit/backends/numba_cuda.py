@@ -48,10 +48,10 @@ import numpy as np
 
 from .. import core
 from .._bits import device, register_cuda_mul
-from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
-from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, word_type
-from .rules import (CONVERT, RULES, STORES, array_at, element_offset, pointer, row_of,
-                    row_params)
+from .._constants import PHILOX_ROUNDS
+from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORES
+from . import ENTRY, STORAGE, word_type
+from .rules import CONVERT, RULES, array_at, element_offset, pointer, row_of, row_params
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
@@ -278,7 +278,7 @@ def _make_row_filler(rule_name, dtype):
 @functools.cache
 def _many_kernel(dtype):
     """The fill_many kernel of one dtype (see ``fill_many``); the family's rules come
-    from ``backends.FAMILY_RULES``."""
+    from ``registry.FAMILY_RULES``."""
     uniform, normal, truncnorm = (_make_row_filler(rule, dtype) for rule in FAMILY_RULES[dtype])
     word = word_type(dtype)
 

@@ -33,7 +33,8 @@ import os
 
 import numpy as np
 
-from ..distributions import INTEGER_DTYPES, Normal, Uniform
+from ..distributions import Normal, Uniform
+from ..registry import INTEGER_DTYPES
 from ..generator import Generator, bounded_integers, scalar, supported_dtype_name
 
 __all__ = ["RandomState", "default_rng", "normal", "rand", "randint", "randn", "random",

@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from .. import arrays
-from ..backends import ENTRY, FAMILIES, FAMILY_RULES
-from ..distributions import FLOAT_DTYPES, Normal, TruncatedNormal, Uniform, rule_for
+from ..backends import ENTRY
+from ..distributions import Normal, TruncatedNormal, Uniform, rule_for
 from ..generator import Generator, _check_u64
+from ..registry import FAMILIES, FAMILY_RULES, FLOAT_DTYPES
 from ..schemes import Constant
 from .layers import default_schemes, zero_rows
 from .names import canonical_name, stream_of
