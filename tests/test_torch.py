@@ -18,7 +18,7 @@ import fastinit
 import fastinit.torch as ft
 from fastinit import Generator, Normal, TruncatedNormal, Uniform, arrays
 from fastinit.schemes import ONES, ZEROS, Constant, KaimingNormal
-from fastinit.torch import plan
+from fastinit.torch import shards
 
 
 class Block(nn.Module):
@@ -368,18 +368,18 @@ def test_param_init_fn_called_per_module_gives_init_module_values():
 ])
 def test_runs_cover_exactly_the_local_block(global_shape, indices):
     indices = tuple(np.array(list(ix), np.int64) for ix in indices)
-    offsets, starts, lengths = plan.runs(indices, global_shape)
+    offsets, starts, lengths = shards.runs(indices, global_shape)
     index = np.arange(math.prod(global_shape)).reshape(global_shape)
     block = index[np.ix_(*indices)].ravel()
     got = np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)] + [[]])
     assert np.array_equal(got, block)
     assert np.array_equal(offsets, np.cumsum(np.concatenate([[0], lengths]))[:-1])
-    assert torch.equal(plan.take(torch.as_tensor(index), indices), torch.as_tensor(index)[
+    assert torch.equal(shards.take(torch.as_tensor(index), indices), torch.as_tensor(index)[
         np.ix_(*indices)])
 
 
 def test_a_whole_tensor_is_one_run():
-    offsets, starts, lengths = plan.runs(None, (4, 5))
+    offsets, starts, lengths = shards.runs(None, (4, 5))
     assert list(offsets) == [0] and list(starts) == [0] and list(lengths) == [20]
 
 

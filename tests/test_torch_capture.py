@@ -26,6 +26,7 @@ import fastinit.torch as ft
 from fastinit import Generator, Normal, Uniform
 from fastinit.schemes import Constant, KaimingUniform
 from fastinit.torch import capture, plan
+from fastinit.torch.names import own_tensors
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -71,7 +72,7 @@ def state(module):
 
 def tensors(module):
     """{first name: tensor} of every tensor of ``module``, tied ones once."""
-    return {name: t.detach() for name, _, _, t, _ in plan.own_tensors(module)}
+    return {name: t.detach() for name, _, _, t, _ in own_tensors(module)}
 
 
 def groups_by_distribution(model):
@@ -212,9 +213,9 @@ def test_capture_leaves_the_module_and_torchs_random_state_alone():
     ft.materialize(meta_model(small_config("gpt2")), "cpu", seed=0)
     assert torch.equal(torch.rand(4), expected_draw)
     model = meta_model(small_config("gpt2"))
-    tensors = [t for _, _, _, t, _ in plan.own_tensors(model)]
+    tensors = [t for _, _, _, t, _ in own_tensors(model)]
     capture.capture(model)
-    assert [t for _, _, _, t, _ in plan.own_tensors(model)] == tensors
+    assert [t for _, _, _, t, _ in own_tensors(model)] == tensors
     assert not any(hasattr(m, "_is_hf_initialized") for m in model.modules())
 
 

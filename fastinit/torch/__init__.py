@@ -55,10 +55,12 @@ from torch import nn
 from ..generator import _check_u64
 from . import capture, hf
 from .lsuv import LSUV_TYPES, lsuv_
-from .names import canonical_name, stream_of
-from .plan import (Target, is_dtensor, load_checkpoint, open_checkpoint, own_tensors, run,
-                   schemes, targets, uncovered_message)
+from .checkpoint import load_checkpoint, open_checkpoint
+from .fill import run
+from .names import canonical_name, own_tensors, stream_of
+from .plan import Target, schemes, targets, uncovered_message
 from .replay import replay
+from .shards import is_dtensor
 
 __all__ = ["LSUV_TYPES", "canonical_name", "from_config", "init_module", "lsuv_", "materialize",
            "param_init_fn", "stream_of"]

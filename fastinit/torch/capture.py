@@ -47,8 +47,8 @@ from ..distributions import Normal, TruncatedNormal, Uniform
 from ..schemes import (ONES, ZEROS, Constant, KaimingNormal, KaimingUniform, XavierNormal,
                        XavierUniform)
 from . import hf, ops
-from .names import canonical_name
-from .plan import DEFAULT, DISTRIBUTIONS, Captured, Problem, is_elementwise, own_tensors
+from .names import canonical_name, own_tensors
+from .plan import DEFAULT, DISTRIBUTIONS, Captured, Problem, is_elementwise
 
 def _without_generator(function, tensor, generator=None, **params):
     return function(tensor, **params)

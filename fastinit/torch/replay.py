@@ -28,8 +28,10 @@ from torch.overrides import TorchFunctionMode
 from .. import init as fastinit_init
 from ..generator import Generator
 from . import ops
-from .names import stream_of
-from .plan import Target, is_dtensor, local_part, own_tensors, run, take
+from .fill import run
+from .names import own_tensors, stream_of
+from .plan import Target
+from .shards import is_dtensor, local_part, take
 
 
 class _Replayer(TorchFunctionMode):
