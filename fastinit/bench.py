@@ -613,54 +613,27 @@ def plot(results, path):
     from matplotlib.figure import Figure
 
     results = [results] if isinstance(results, dict) else list(results)
-    grid = []  # per device: (title, distributions, dtypes, {(distribution, dtype): rows})
-    for res in results:
-        cases = {}
-        for row in res["rows"]:
-            cases.setdefault((row["distribution"], row["dtype"]), []).append(row)
-        dists = list(dict.fromkeys(d for d, _ in cases))
-        types = list(dict.fromkeys(t for _, t in cases))
-        grid.append((_device_title(res), dists, types, cases))
-    ncols = max([len(types) for _, _, types, _ in grid] + [1])
-    nrows = max(sum(len(dists) for _, dists, _, _ in grid), 1)
-    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows + 1.2), dpi=100, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    grid = [_panel_grid(res) for res in results]
+    rows = [(title, distribution, dtypes, cases)
+            for title, distributions, dtypes, cases in grid for distribution in distributions]
+    ncols = max([len(dtypes) for _, _, dtypes, _ in grid] + [1])
+    fig = Figure(figsize=(4.2 * ncols, 3.0 * max(len(rows), 1) + 1.2), dpi=100,
+                 layout="constrained")
+    axes = fig.subplots(max(len(rows), 1), ncols, squeeze=False)
     methods = list(dict.fromkeys(r["method"] for res in results for r in res["rows"]
                                  if r["method"] != WRITE))
     colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
-    handles = {}
-    row = 0
-    for title, dists, types, cases in grid:
-        for distribution in dists:
-            for col in range(ncols):
-                ax = axes[row][col]
-                dtype = types[col] if col < len(types) else None
-                case = cases.get((distribution, dtype))
-                if not case:
-                    ax.set_axis_off()
-                    continue
-                lines = {}
-                for r in case:
-                    lines.setdefault(r["method"], []).append((r["elements"], r["gbps"]))
-                for method, points in lines.items():
-                    x, y = zip(*sorted(points))
-                    if method == WRITE:
-                        (line,) = ax.plot(x, y, "--", color="black", linewidth=1.5,
-                                          label="plain write (ceiling)")
-                    else:
-                        (line,) = ax.plot(x, y, marker="o", markersize=3.5,
-                                          color=colors[method], label=method)
-                    handles.setdefault(line.get_label(), line)
-                ax.set_xscale("log", base=2)
-                ax.set_ylim(bottom=0)
-                ax.set_title(f"{title}: {distribution} {dtype}", fontsize=10)
-                ax.set_xlabel("elements", fontsize=8)
-                ax.set_ylabel("GB/s", fontsize=8)
-                ax.tick_params(labelsize=7)
-                ax.grid(True, alpha=0.3)
-            row += 1
-    for r in range(row, nrows):
-        for ax in axes[r]:
+    handles = {}  # legend label -> its first line
+    for row_axes, (title, distribution, dtypes, cases) in zip(axes, rows):
+        for col, ax in enumerate(row_axes):
+            dtype = dtypes[col] if col < len(dtypes) else None
+            case = cases.get((distribution, dtype))
+            if case:
+                _plot_case(ax, f"{title}: {distribution} {dtype}", case, colors, handles)
+            else:
+                ax.set_axis_off()
+    for row_axes in axes[len(rows):]:
+        for ax in row_axes:
             ax.set_axis_off()
     fig.suptitle("\n".join(f"fastinit bench: {res['device']}, {res['date']}, commit "
                            f"{res['commit']}" for res in results), fontsize=11)
@@ -669,3 +642,39 @@ def plot(results, path):
                    ncol=min(len(handles), 4), fontsize=9)
     fig.savefig(path, format="png")
     return path
+
+
+def _panel_grid(results):
+    """(device title, distributions, dtypes, {(distribution, dtype): rows}) of one
+    device's results, distributions and dtypes in the order they first appear."""
+    cases = {}
+    for row in results["rows"]:
+        cases.setdefault((row["distribution"], row["dtype"]), []).append(row)
+    distributions = list(dict.fromkeys(d for d, _ in cases))
+    dtypes = list(dict.fromkeys(t for _, t in cases))
+    return _device_title(results), distributions, dtypes, cases
+
+
+def _plot_case(ax, title, case, colors, handles):
+    """One panel: GB/s against elements of each method of ``case`` (rows of one
+    device, distribution and dtype), the plain write dashed; each new legend label's
+    line added to ``handles``."""
+    lines = {}
+    for r in case:
+        lines.setdefault(r["method"], []).append((r["elements"], r["gbps"]))
+    for method, points in lines.items():
+        x, y = zip(*sorted(points))
+        if method == WRITE:
+            (line,) = ax.plot(x, y, "--", color="black", linewidth=1.5,
+                              label="plain write (ceiling)")
+        else:
+            (line,) = ax.plot(x, y, marker="o", markersize=3.5, color=colors[method],
+                              label=method)
+        handles.setdefault(line.get_label(), line)
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("elements", fontsize=8)
+    ax.set_ylabel("GB/s", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
