@@ -1,9 +1,30 @@
+import math
 import pathlib
 
 import numpy as np
 import pytest
 
 DATA = pathlib.Path(__file__).parent / "data"
+# Every byte of a buffer before a fill, so that an element no fill wrote shows; two
+# buffers a test compares get different poisons, so that neither can pass unwritten.
+POISON, OTHER_POISON = 0x5A, 0xA5
+
+
+def poisoned(shape, dtype, byte=POISON):
+    """A numpy array of ``shape`` and ``dtype`` (ml_dtypes' too) whose every byte is
+    ``byte``."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    dtype = np.dtype(dtype)
+    return np.full(math.prod(shape) * dtype.itemsize, byte, np.uint8).view(dtype).reshape(shape)
+
+
+def poisoned_tensor(shape, dtype, byte=POISON):
+    """A CPU torch tensor of ``shape`` and ``dtype`` whose every byte is ``byte``."""
+    import torch
+
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    return torch.full((nbytes,), byte, dtype=torch.uint8).view(dtype).reshape(shape)
 
 
 def load_kat():

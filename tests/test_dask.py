@@ -140,6 +140,7 @@ def test_dask_array_random_values_depend_on_the_chunks_and_ours_do_not():
             for c in ((300, 400), (100, 100))]
     assert not np.array_equal(theirs[0], theirs[1])
     assert np.array_equal(ours[0], ours[1])
+    assert ours[0].std() == pytest.approx(1.0, abs=0.01)  # drawn, not left as allocated
 
 
 @pytest.mark.parametrize("call, error", [

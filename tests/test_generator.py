@@ -15,6 +15,8 @@ from fastinit import Generator, Integers, Normal, TruncatedNormal, Uniform, gene
 from fastinit._constants import RETRY_KEY_STEP
 from fastinit.generator import get_default_generator, resolve
 
+from conftest import OTHER_POISON, poisoned
+
 
 def _blocks(seed, stream, first, count):
     """Philox blocks [first, first + count) of (seed, stream), cuRAND's addressing:
@@ -65,10 +67,10 @@ DISTS = [Uniform(-1, 1), Normal(0.1, 2.0), TruncatedNormal(0, 1, -2, 2), fastini
 def test_any_shard_equals_the_same_slice_of_the_whole(dist, dtype):
     n = 3 * 4096 + 123
     full = Generator(11)
-    whole = full.fill(np.empty(n, dtype), dist)
+    whole = full.fill(poisoned(n, dtype), dist)
     for a, b in [(0, 5), (1, 4097), (4095, 9000), (n - 7, n), (4096, 8192), (13, 13)]:
         g = Generator(11)
-        part = g.fill(np.empty(b - a, dtype), dist, start=a, numel=n)
+        part = g.fill(poisoned(b - a, dtype, OTHER_POISON), dist, start=a, numel=n)
         assert part.tobytes() == whole[a:b].tobytes()
         assert g.offset == full.offset  # a shard advances past the whole tensor
 
@@ -83,9 +85,9 @@ def test_thread_count_does_not_change_values(dist):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = Generator(9).fill(np.empty(50_000, np.float32), dist)
+        one = Generator(9).fill(poisoned(50_000, np.float32), dist)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = Generator(9).fill(np.empty(50_000, np.float32), dist)
+        many = Generator(9).fill(poisoned(50_000, np.float32, OTHER_POISON), dist)
     finally:
         numba.set_num_threads(before)
     assert one.tobytes() == many.tobytes()
@@ -245,8 +247,8 @@ def test_truncated_normal_ks_against_scipy(dtype, a, b):
 def test_16_bit_values_are_the_float32_values_rounded(dtype, dist):
     """16-bit normals and truncated normals use the float32 rule, then round to
     nearest even (docs/stream.md); bounds then clamp to the nearest 16-bit value inside."""
-    x16 = Generator(8).fill(np.empty(N, dtype), dist)
-    x32 = Generator(8).fill(np.empty(N, np.float32), dist)
+    x16 = Generator(8).fill(poisoned(N, dtype), dist)
+    x32 = Generator(8).fill(poisoned(N, np.float32, OTHER_POISON), dist)
     rounded = x32.astype(dtype)
     if isinstance(dist, TruncatedNormal):
         assert x16.astype(np.float64).min() >= dist.a and x16.astype(np.float64).max() <= dist.b
@@ -275,8 +277,8 @@ def test_truncated_normal_wider_than_the_normal_rule_is_that_normal(dtype, mean,
     trunc_normal_(std=0.02) with a, b = -2, 2 is +-100 sigma) truncate nothing: the
     values are the normal rule's, bit for bit, and the stream advances alike."""
     g, h = Generator(3), Generator(3)
-    got = g.fill(np.empty(4099, dtype), TruncatedNormal(mean, std, a, b))
-    expected = h.fill(np.empty(4099, dtype), Normal(mean, std))
+    got = g.fill(poisoned(4099, dtype), TruncatedNormal(mean, std, a, b))
+    expected = h.fill(poisoned(4099, dtype, OTHER_POISON), Normal(mean, std))
     assert got.tobytes() == expected.tobytes() and g.offset == h.offset
     assert a <= got.astype(np.float64).min() and got.astype(np.float64).max() <= b
 
@@ -364,14 +366,15 @@ def test_a_rejected_try_is_redrawn_from_the_retry_blocks():
                          ids=["int8", "uint32-half-rejected", "int64-wide"])
 def test_integer_shards_and_threads_change_no_value(dtype, dist):
     n = 3 * 4096 + 123
-    whole = Generator(11).fill(np.empty(n, dtype), dist)
+    whole = Generator(11).fill(poisoned(n, dtype), dist)
     for a, b in [(0, 5), (1, 4097), (4095, 9000), (n - 7, n)]:
-        part = Generator(11).fill(np.empty(b - a, dtype), dist, start=a, numel=n)
+        part = Generator(11).fill(poisoned(b - a, dtype, OTHER_POISON), dist, start=a, numel=n)
         assert part.tobytes() == whole[a:b].tobytes()
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        assert Generator(11).fill(np.empty(n, dtype), dist).tobytes() == whole.tobytes()
+        one = Generator(11).fill(poisoned(n, dtype, OTHER_POISON), dist)
+        assert one.tobytes() == whole.tobytes()
     finally:
         numba.set_num_threads(before)
 
@@ -379,7 +382,7 @@ def test_integer_shards_and_threads_change_no_value(dtype, dist):
 def test_integer_fills_stay_below_block_2_to_the_63():
     g = Generator(1)
     g._block = 2**63 - 2
-    out = np.zeros(8, np.int32)
+    out = poisoned(8, np.int32)
     assert (g.fill(out, Integers(0, 9)) <= 9).all()  # blocks 2**63 - 2 and 2**63 - 1
     with pytest.raises(ValueError, match="below Philox block 2\\*\\*63"):
         g.fill(np.zeros(1, np.int32), Integers(0, 9))

@@ -24,6 +24,8 @@ import fastinit
 from fastinit import Generator, Normal, Raw, TruncatedNormal, Uniform, init, schemes
 from fastinit.distributions import DtypeError, ParameterError
 
+from conftest import OTHER_POISON, poisoned, poisoned_tensor
+
 NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
          "float64": np.float64}
 TORCH = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
@@ -283,8 +285,9 @@ RANDOM_IDS = [name for name, _ in RANDOM]
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
 def test_numpy_arrays_and_torch_tensors_get_the_same_bits(name, kwargs, dtype, bits):
-    array = getattr(init, name)(np.empty((6, 10), NUMPY[dtype]), **kwargs, seed=5)
-    tensor = getattr(init, name)(torch.empty(6, 10, dtype=TORCH[dtype]), **kwargs, seed=5)
+    array = getattr(init, name)(poisoned((6, 10), NUMPY[dtype]), **kwargs, seed=5)
+    tensor = getattr(init, name)(poisoned_tensor((6, 10), TORCH[dtype], OTHER_POISON), **kwargs,
+                                 seed=5)
     np.testing.assert_array_equal(bits(array), bits(storage(tensor)))
 
 
@@ -302,17 +305,17 @@ def test_a_seed_fixes_the_values_and_a_generator_moves_on(name, kwargs):
 
 @pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
 def test_torch_tensors_that_require_grad_are_filled_without_grad(name, kwargs):
-    weight = torch.nn.Parameter(torch.empty(6, 10))
+    weight = torch.nn.Parameter(torch.full((6, 10), math.nan))
     assert getattr(init, name)(weight, **kwargs, seed=1) is weight
     assert weight.requires_grad and weight.grad_fn is None
-    assert torch.isfinite(weight).all()
+    assert torch.isfinite(weight).all()  # every element written
 
 
 def test_views_are_filled_in_logical_order():
-    base = np.zeros((10, 6), np.float32)
+    base = poisoned((10, 6), np.float32)
     init.kaiming_uniform_(base.T, seed=2)
-    np.testing.assert_array_equal(base.T, init.kaiming_uniform_(np.empty((6, 10), np.float32),
-                                                                seed=2))
+    contiguous = init.kaiming_uniform_(poisoned((6, 10), np.float32, OTHER_POISON), seed=2)
+    np.testing.assert_array_equal(base.T, contiguous)
 
 
 def test_zero_dimensional_arrays_are_filled():

@@ -12,6 +12,8 @@ from fastinit import Generator, Normal, TruncatedNormal, Uniform
 from fastinit import initializers as I
 from fastinit.schemes import TRUNCATED_NORMAL_STD, jax_fans, variance_scaling_dist
 
+from conftest import poisoned, poisoned_tensor
+
 # JAX's definitions: name -> (scale, mode, distribution) of variance_scaling.
 NAMED = {
     "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
@@ -123,10 +125,10 @@ def test_dtype_comes_from_the_call_else_the_factory():
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_out_fills_numpy_arrays_and_torch_tensors_with_the_same_bits(make, dtype, bits):
     new = make((6, 10), {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16}[dtype], seed=4)
-    array = np.empty((6, 10), new.dtype)
+    array = poisoned((6, 10), new.dtype)
     assert make((6, 10), seed=4, out=array) is array
     np.testing.assert_array_equal(bits(array), bits(new))
-    tensor = torch.empty(6, 10, dtype=getattr(torch, dtype))
+    tensor = poisoned_tensor((6, 10), getattr(torch, dtype))
     assert make((6, 10), seed=4, out=tensor) is tensor
     as_int = {"float32": torch.int32, "bfloat16": torch.int16}[dtype]
     np.testing.assert_array_equal(bits(tensor.view(as_int).numpy()), bits(new))
