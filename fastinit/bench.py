@@ -56,7 +56,10 @@ QUICK_CUDA_SIZES = (20, 22)
 CUDA_DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("cpu", "cuda")
 
-FASTINIT, ONE_THREAD = "fastinit", "fastinit (1 thread)"
+FASTINIT = "fastinit"
+# The thread scaling's two rows: fastinit on every thread and on one, timed alone
+# (``thread_times``).
+ALL_THREADS, ONE_THREAD = "fastinit (all threads, alone)", "fastinit (1 thread, alone)"
 TORCH, WRITE = "torch.nn.init", "plain write"
 CUPY = "cupy.random"
 CUDA_BACKENDS = {"cupy": "fastinit (cupy)", "numba_cuda": "fastinit (numba.cuda)"}
@@ -142,6 +145,16 @@ def _one_thread(fn):
     return run
 
 
+def thread_times(fill, budget_s, max_repeats):
+    """Best seconds of ``fill`` on every Numba thread and on one (``ALL_THREADS``,
+    ``ONE_THREAD``), in a round robin of their own after the case's other methods: no
+    other library's calls run between them. torch's parallel calls leave its OpenMP
+    threads holding part of a core for a while after they return, which a fill timed
+    right after one of them pays for."""
+    return best_times({ALL_THREADS: fill, ONE_THREAD: _one_thread(fill)}, wall_clock,
+                      budget_s, max_repeats)
+
+
 def _drawn(name, args, dst):
     """The distribution ``fastinit.init.<name>(dst, *args)`` draws (numpy draws the same)."""
 
@@ -194,10 +207,10 @@ def _numpy_methods(dist, arr):
     return {"numpy" if native else f"numpy (f32→{_SHORT[dtype]})": numpy_fill}
 
 
-def cpu_methods(distribution, dtype, elements, one_thread=False):
+def cpu_methods(distribution, dtype, elements):
     """``{method: fill()}`` for one case, every method writing the same new destination:
     a torch CPU tensor of shape (elements // 1024, 1024) (or (1, elements)), or a numpy
-    array when torch is not installed. ``one_thread`` adds fastinit on one thread."""
+    array when torch is not installed."""
     torch = _torch()
     cols = min(elements, 1024)
     shape = (elements // cols, cols)
@@ -209,8 +222,6 @@ def cpu_methods(distribution, dtype, elements, one_thread=False):
         dst = arr = np.empty(shape, numpy_dtype(dtype))
     name, args = DISTRIBUTIONS[distribution]
     methods = {FASTINIT: partial(getattr(init, name), dst, *args, seed=0)}
-    if one_thread:
-        methods[ONE_THREAD] = _one_thread(methods[FASTINIT])
     if torch is not None:
         methods[TORCH] = partial(getattr(torch.nn.init, name), dst, *args)
     methods.update(_numpy_methods(_drawn(name, args, dst), arr))
@@ -545,9 +556,10 @@ def run(sizes=None, distributions=tuple(DISTRIBUTIONS), dtypes=None, quick=False
     for exponent in sizes:
         for dtype in dtypes:
             for distribution in distributions:
-                one_thread = exponent == max(sizes) and (distribution, dtype) in ONE_THREAD_CASES
-                methods = cpu_methods(distribution, dtype, 2**exponent, one_thread)
+                methods = cpu_methods(distribution, dtype, 2**exponent)
                 seconds = best_times(methods, wall_clock, budget_s, max_repeats)
+                if exponent == max(sizes) and (distribution, dtype) in ONE_THREAD_CASES:
+                    seconds.update(thread_times(methods[FASTINIT], budget_s, max_repeats))
                 case = case_rows(distribution, dtype, 2**exponent, seconds)
                 rows += case
                 if on_case is not None:

@@ -37,8 +37,8 @@ def test_quick_run_at_a_tiny_size_times_every_method_of_every_case():
     for r in rows:
         methods[r["distribution"], r["dtype"]].append(r["method"])
         assert r["elements"] == 4096
-    assert methods["uniform", "float32"] == [bench.FASTINIT, bench.ONE_THREAD, bench.TORCH,
-                                             "numpy", bench.WRITE]
+    assert methods["uniform", "float32"] == [bench.FASTINIT, bench.TORCH, "numpy", bench.WRITE,
+                                             bench.ALL_THREADS, bench.ONE_THREAD]
     assert methods["xavier_uniform", "bfloat16"] == [bench.FASTINIT, bench.TORCH,
                                                      "numpy (f32→bf16)", bench.WRITE]
     assert methods["trunc_normal", "float32"][-2] == "scipy truncnorm (f64→f32)"
@@ -89,8 +89,8 @@ def test_without_torch_numpy_arrays_are_filled_and_x_torch_is_null(monkeypatch):
     rows = bench.run(sizes=(10,), distributions=("uniform",), dtypes=("float32",), quick=True,
                      env={})["rows"]
     check_rows(rows)
-    assert [r["method"] for r in rows] == [bench.FASTINIT, bench.ONE_THREAD, "numpy",
-                                           bench.WRITE]
+    assert [r["method"] for r in rows] == [bench.FASTINIT, "numpy", bench.WRITE,
+                                           bench.ALL_THREADS, bench.ONE_THREAD]
     assert all(r["x_torch"] is None for r in rows)
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
 
