@@ -30,6 +30,7 @@ import fastinit
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import ENTRY, FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
+from fastinit.backends.launch import grid, max_grid
 from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
 
@@ -251,8 +252,9 @@ def test_launch_arguments_pass_cupys_own_conversion(recorded):
 
 
 def test_the_grid_reads_device_attributes_that_cupy_has(monkeypatch):
-    """The grid size reads two attributes through CuPy's runtime module, by its own
-    constant names (only the call that needs a GPU is replaced)."""
+    """The grid size (``launch.grid``, up to ``launch.max_grid``) reads two attributes
+    through CuPy's runtime module, by its own constant names (only the call that needs a
+    GPU is replaced)."""
     from cupy.cuda import runtime
 
     values = {runtime.cudaDevAttrMultiProcessorCount: 132,
@@ -260,8 +262,9 @@ def test_the_grid_reads_device_attributes_that_cupy_has(monkeypatch):
     monkeypatch.setattr(runtime, "deviceGetAttribute", lambda code, device: values[code])
     cupy_backend._max_grid.cache_clear()
     try:
-        assert cupy_backend._grid(5, 10**9) == 132 * cupy_backend.WAVES * (1536 // 256)
-        assert cupy_backend._grid(5, 1000) == 4
+        cap = cupy_backend._max_grid(5)
+        assert cap == max_grid(132, 1536, cupy_backend.WAVES) == 8 * 132 * (1536 // 256)
+        assert grid(10**9, cap) == cap and grid(1000, cap) == 4
     finally:
         cupy_backend._max_grid.cache_clear()
 

@@ -36,6 +36,7 @@ import pytest
 
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import DeviceView, ENTRY, FAMILY_RULES, STORAGE, cpu, numba_cuda
+from fastinit.backends.launch import max_grid
 from fastinit.backends.rules import STORES
 from fastinit.distributions import rule_for
 from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
@@ -378,7 +379,7 @@ def test_the_launch_size_reads_device_attributes_that_numba_cuda_has(monkeypatch
     device.id = 7
     monkeypatch.setattr(numba_cuda.cuda, "get_current_device", lambda: device)
     monkeypatch.setattr(numba_cuda, "_MAX_GRID", {})
-    assert numba_cuda._max_grid() == numba_cuda.WAVES * 132 * (2048 // numba_cuda.THREADS)
+    assert numba_cuda._max_grid() == max_grid(132, 2048, numba_cuda.WAVES) == 4 * 132 * 8
 
 
 def _cuda_uses():

@@ -16,7 +16,7 @@ the options, NVRTC's version, the target and the name, and is loaded with
 ``cupy.RawModule(path=...)``: one compilation per kernel and machine.
 
 A fill is one launch on the destination's CUDA stream of the destination's device: a
-grid-stride loop sized from the device's multiprocessor count, no host
+grid-stride loop sized from the device's multiprocessor count (``launch``), no host
 synchronization, no temporary allocation. The kernels' by-value structs (``Counter``,
 ``Params``, ``Layout``) go as size-one numpy structured arrays, which CuPy passes by
 value (the bytes at the array's data pointer) in every version since 9; CuPy 13
@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from .._constants import ELEMENTS_PER_BLOCK
-from . import ENTRY, FAMILIES, FAMILY_RULES, MAX_DIMS, STORAGE, word_type
+from . import ENTRY, FAMILY_RULES, MAX_DIMS, STORAGE, word_type
+from .launch import THREADS, grid, max_grid, philox_blocks, prefix, row_items
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 MIN_CUPY = (13, 0)
-THREADS = 256
-WAVES = 8  # resident thread blocks per multiprocessor the grid is sized for, at most
+WAVES = 8  # full-occupancy waves of the device the grid is capped at (launch.max_grid)
 
 _STORES = {"float32": "f32", "float64": "f64", "bfloat16": "bf16", "float16": "f16",
            "bool": "u8", "int8": "u8", "uint8": "u8", "int16": "u16", "uint16": "u16",
@@ -218,11 +218,7 @@ def _max_grid(device):
 
     sms = runtime.deviceGetAttribute(runtime.cudaDevAttrMultiProcessorCount, device)
     threads = runtime.deviceGetAttribute(runtime.cudaDevAttrMaxThreadsPerMultiProcessor, device)
-    return sms * WAVES * max(1, threads // THREADS)
-
-
-def _grid(device, work_items):
-    return max(1, min(-(-work_items // THREADS), _max_grid(device)))
+    return max_grid(sms, threads, WAVES)
 
 
 class _ForeignStream:
@@ -270,7 +266,7 @@ def _launch(device, cuda_stream, name, args, work_items, uploads=()):
     with cupy.cuda.Device(device), _stream(cuda_stream, device):
         kernel = _kernel(_target(device), name)
         pointers = tuple(cupy.asarray(a) for a in uploads)
-        kernel((_grid(device, work_items),), (THREADS,), pointers + args)
+        kernel((grid(work_items, _max_grid(device)),), (THREADS,), pointers + args)
 
 
 def fill(view, rule, seed, stream, block0, start):
@@ -282,9 +278,8 @@ def fill(view, rule, seed, stream, block0, start):
     args = (np.uint64(view.ptr), counter, np.int64(start), np.int64(view.size), params)
     if strided:
         args += (_layout(view),)
-    epb = ELEMENTS_PER_BLOCK[rule.name]
-    blocks = (start + view.size + epb - 1) // epb - start // epb
-    _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args, blocks)
+    _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args,
+            philox_blocks(start, view.size, ELEMENTS_PER_BLOCK[rule.name]))
 
 
 def fill_constant(view, bits):
@@ -299,19 +294,13 @@ def fill_constant(view, bits):
 
 
 def work_items(dtype, table):
-    """The work items of each row of ``table`` for ``fill_many<Store>`` (kernels/README.md):
-    a random row's Philox blocks [start // E, ceil((start + n) / E)), a constant row's
-    16-byte groups (the first at the 16-byte boundary at or below ``ptr``), none when
-    n is 0."""
+    """The work items of each row of ``table`` for ``fill_many<Store>``
+    (kernels/README.md): ``launch.row_items``, a constant row's items its 16-byte groups
+    (the first at the 16-byte boundary at or below ``ptr``)."""
     itemsize = np.dtype(STORAGE[dtype]).itemsize
-    group = 16 // itemsize
-    n, start, ptr, family = table["n"], table["start"], table["ptr"], table["family"]
-    constant = family == FAMILIES.index("constant")
-    # per row: the grouping's width and where the row's first element falls in it
-    width = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [group])[family]
+    ptr = table["ptr"]
     phase = np.where(ptr % itemsize == 0, ptr % 16 // itemsize, 0).astype(np.int64)
-    lead = np.where(constant, phase, start)
-    return np.where(n > 0, -(-(lead + n) // width) - lead // width, 0)
+    return row_items(dtype, table, -(-(phase + table["n"]) // (16 // itemsize)))
 
 
 def fill_many(device, stream, dtype, table):
@@ -322,8 +311,7 @@ def fill_many(device, stream, dtype, table):
     prefix go to the device first, on that stream. Rows may be empty; an empty table
     launches nothing."""
     table = np.ascontiguousarray(table, ENTRY)
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(work_items(dtype, table), out=first[1:])
+    first = prefix(work_items(dtype, table))
     total = int(first[-1])
     if total == 0:
         return

@@ -50,13 +50,13 @@ from .. import core
 from .._bits import device, register_cuda_mul
 from .._constants import ELEMENTS_PER_BLOCK, PHILOX_ROUNDS
 from . import ENTRY, FAMILIES, FAMILY_RULES, STORAGE, word_type
+from .launch import THREADS, grid, max_grid, philox_blocks, prefix, row_items
 from .rules import (CONVERT, RULES, STORES, array_at, element_offset, pointer, row_of,
                     row_params)
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
-THREADS = 256  # threads per block
-WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
+WAVES = 4  # full-occupancy waves of the device the grid is capped at (launch.max_grid)
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -319,21 +319,20 @@ _MAX_GRID = {}
 
 
 def _max_grid():
-    """Blocks that fill the current device's SMs ``WAVES`` times at full occupancy."""
+    """``launch.max_grid`` of the current device (2 under the simulator)."""
     if _simulated():
         return 2
     dev = cuda.get_current_device()
-    grid = _MAX_GRID.get(dev.id)
-    if grid is None:
-        per_sm = max(1, dev.MAX_THREADS_PER_MULTIPROCESSOR // THREADS)
-        grid = _MAX_GRID[dev.id] = WAVES * dev.MULTIPROCESSOR_COUNT * per_sm
-    return grid
+    blocks = _MAX_GRID.get(dev.id)
+    if blocks is None:
+        blocks = _MAX_GRID[dev.id] = max_grid(dev.MULTIPROCESSOR_COUNT,
+                                              dev.MAX_THREADS_PER_MULTIPROCESSOR, WAVES)
+    return blocks
 
 
 def _launch_shape(items):
-    """(blocks, threads per block) for ``items`` units of work (Philox blocks or
-    elements), one per thread per grid-stride iteration. Values never depend on it."""
-    return max(1, min(-(-items // THREADS), _max_grid())), THREADS
+    """(blocks, threads per block) for ``items`` work items (``launch.grid``)."""
+    return grid(items, _max_grid()), THREADS
 
 
 def _launch_stream(cuda_stream):
@@ -379,12 +378,10 @@ def fill_array(buf, origin, shape, strides, rule, dtype, seed, stream, block0, s
     _import_cuda()
     u = np.uint64
     mask = 0xFFFFFFFF
-    epb = ELEMENTS_PER_BLOCK[rule.name]
     params = RULES[rule.name].from_row(row_params(rule))
     shape, strides = _layout(shape, strides)
     kernel = _kernel(rule.name, STORES[dtype], len(shape) > 0)
-    blocks = (start + n + epb - 1) // epb - start // epb
-    _launch(kernel, blocks, cuda_stream,
+    _launch(kernel, philox_blocks(start, n, ELEMENTS_PER_BLOCK[rule.name]), cuda_stream,
             (buf, np.int64(origin), shape, strides, params, u(seed & mask), u(seed >> 32),
              u(stream & mask), u(stream >> 32), u(block0), np.int64(start), np.int64(n)))
 
@@ -453,20 +450,16 @@ def fill_constant(view, bits):
 
 
 def work_items(dtype, table):
-    """The work items of each row of ``table`` for the fill_many kernel: a random row's
-    Philox blocks [start // E, ceil((start + n) / E)), a constant row's elements (E = 1),
-    none when n is 0."""
-    n, start, family = table["n"], table["start"], table["family"]
-    epb = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [1])[family]
-    return np.where(n > 0, -(-(start + n) // epb) - start // epb, 0)
+    """The work items of each row of ``table`` for the fill_many kernel:
+    ``launch.row_items``, a constant row's items its elements."""
+    return row_items(dtype, table, table["n"])
 
 
 def _many_args(dtype, table):
     """The fill_many kernel's arguments on the host: ``table`` as contiguous ``ENTRY``
     rows, the prefix sums of their work items, and the total (an int64)."""
     table = np.ascontiguousarray(table, ENTRY)
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(work_items(dtype, table), out=first[1:])
+    first = prefix(work_items(dtype, table))
     return table, first, first[-1]
 
 
