@@ -21,6 +21,9 @@ numpy copies into the view, so no layout needs a kernel of its own. The kernel
 releases the GIL, and a plain thread pool runs its runs in parallel: Numba's
 ``parallel=True`` passes, which tripled compile times, are not needed. ``warmup``
 compiles every specialization ahead of use.
+
+Besides ``backends.Backend`` (whose views and tables here hold host addresses),
+``fill_runs`` writes the runs of one draw that make a sub-box of a tensor in one pass.
 """
 
 import concurrent.futures
@@ -359,10 +362,16 @@ def _rule_args(rule):
     return params, RULES[rule.name].from_row(params)
 
 
-def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
-    """Write elements [start, start + n) of the stream into the ``n`` contiguous
+def available():
+    """``backends.Backend.available``: host memory can always be filled."""
+    return True, ""
+
+
+def _fill_at(ptr, n, dtype, draw, parallel):
+    """Write elements [draw.start, draw.start + n) of the draw into the ``n`` contiguous
     storage words of ``dtype`` at address ``ptr`` (on this thread only unless
     ``parallel``)."""
+    rule, seed, stream, block0, start = draw
     params, proto = _rule_args(rule)
     row, first = _state.row, _state.first
     row[0] = (ptr, n, start, seed, stream, block0, 0, params, 0)
@@ -370,19 +379,15 @@ def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
     _run(row, first, proto, STORE_MARKERS[dtype], parallel, chunks)
 
 
-def fill_runs(buf, starts, rule, dtype, seed, stream, block0, parallel=True):
-    """Write ``len(starts)`` runs of the stream into the contiguous ``buf``, end to end:
-    run ``r``, ``buf[r * m:(r + 1) * m]`` with ``m = buf.size // len(starts)``, gets
-    elements [starts[r], starts[r] + m). One pass of the kernel over every run (the
-    runs split over the threads), whatever their number and length."""
-    params, proto = _rule_args(rule)
-    table = run_table(_address(buf), buf.itemsize, starts, buf.size // len(starts), seed,
-                      stream, block0, params)
-    _run(table, _chunk_starts(table), proto, STORE_MARKERS[dtype], parallel)
-
-
-def _address(array):
-    return array.__array_interface__["data"][0]
+def _host_array(view, dtype):
+    """The view's elements as a numpy array of ``dtype`` (its storage or word type): 1-D
+    when the view is contiguous, else of its shape and strides."""
+    itemsize = np.dtype(dtype).itemsize
+    span = array_at(view.ptr + view.low * itemsize, view.high - view.low + 1, dtype)
+    if not view.shape:
+        return span
+    return np.lib.stride_tricks.as_strided(span[-view.low:], view.shape,
+                                           tuple(s * itemsize for s in view.strides))
 
 
 def _fill_view(view, slab, draw, start):
@@ -402,34 +407,27 @@ def _fill_view(view, slab, draw, start):
         part[...] = piece.reshape(part.shape)
 
 
-def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n):
-    """Write elements [start, start + n) of the stream into ``buf``.
-
-    ``buf`` is a 1-D contiguous view of the storage (16-bit floats as uint16 bits,
-    bool as uint8); element ``start + i`` goes to ``buf[origin + offset(i)]``, where
-    offset(i) is ``i`` when ``shape`` is empty, else the strided offset of logical
-    C-order index ``i`` in an array of ``shape`` and element ``strides``.
-    """
-    if n == 0:
+def fill(view, draw):
+    """``backends.Backend.fill``: a contiguous view in one pass of the kernel over its
+    chunks; a strided one in slabs drawn contiguously and copied into its pieces."""
+    if view.size == 0:
         return
-    if len(shape) == 0:
-        fill_at(_address(buf) + origin * buf.itemsize, n, rule, dtype, seed, stream, block0,
-                start)
+    if not view.shape:
+        _fill_at(view.ptr, view.size, view.dtype, draw, True)
         return
 
-    def draw(out, first):  # on one thread: the view's pieces are split over threads
-        fill_at(_address(out), out.size, rule, dtype, seed, stream, block0, first,
-                parallel=False)
+    def draw_slab(out, first):  # on one thread: the view's pieces are split over threads
+        _fill_at(out.ctypes.data, out.size, view.dtype, draw._replace(start=first), False)
 
-    view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
-                                           tuple(s * buf.itemsize for s in strides))
-    pieces = _pieces(view, start, _parts(_chunk_count(start, n)))
+    storage = STORAGE[view.dtype]
+    pieces = _pieces(_host_array(view, storage), draw.start,
+                     _parts(_chunk_count(draw.start, view.size)))
     todo = iter(pieces)  # shared: each thread takes the next piece left
 
     def work():
-        slab = np.empty(min(n, SLAB), buf.dtype)
+        slab = np.empty(min(view.size, SLAB), storage)
         for piece, first in todo:
-            _fill_view(piece, slab, draw, first)
+            _fill_view(piece, slab, draw_slab, first)
 
     _on_threads(min(get_num_threads(), len(pieces)), work)
 
@@ -448,23 +446,41 @@ def _pieces(view, start, count):
     return [(view[bounds[k]:bounds[k + 1]], start + bounds[k] * row) for k in range(parts)]
 
 
+def fill_constant(view, bits):
+    """``backends.Backend.fill_constant``: a numpy store of the word into the view."""
+    if view.size:
+        word = word_type(view.dtype)
+        _host_array(view, word)[...] = word(bits)
+
+
 _CONSTANT = FAMILIES.index("constant")
 
 
-def fill_many(dtype, table):
-    """Fill every destination of ``table`` (a ``backends.ENTRY`` array of host
-    addresses, all of storage ``dtype``); each row gets exactly what ``fill`` would
-    write into it. The rows of each family run through the kernel of its rule (the
-    one ``fill`` uses) in one parallel pass per family; constants are plain stores."""
-    table = table[table["n"] > 0]
-    store = STORE_MARKERS[dtype]
-    for family, name in enumerate(FAMILY_RULES[dtype]):
-        rows = table[table["family"] == family]
-        if len(rows):
-            _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store)
-    word = np.dtype(word_type(dtype))
-    for row in table[table["family"] == _CONSTANT]:
+def fill_many(table):
+    """``backends.Backend.fill_many``: the rows of each family run through the kernel
+    of its rule (the one ``fill`` uses) in one parallel pass per family; constants are
+    plain stores."""
+    rows = table.rows[table.rows["n"] > 0]
+    store = STORE_MARKERS[table.dtype]
+    for family, name in enumerate(FAMILY_RULES[table.dtype]):
+        of_family = rows[rows["family"] == family]
+        if len(of_family):
+            _run(of_family, _chunk_starts(of_family),
+                 RULES[name].from_row(of_family["params"][0]), store)
+    word = np.dtype(word_type(table.dtype))
+    for row in rows[rows["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
+
+
+def fill_runs(view, draw, starts):
+    """Write ``len(starts)`` runs of ``draw`` into the contiguous ``view``, end to end:
+    run ``r``, the ``m = view.size // len(starts)`` elements from element ``r * m``, gets
+    logical elements [draw.start + starts[r], draw.start + starts[r] + m). One pass of
+    the kernel over every run (the runs split over the threads), whatever their number
+    and length."""
+    params, proto = _rule_args(draw.rule)
+    rows = run_table(view, draw, starts, params)
+    _run(rows, _chunk_starts(rows), proto, STORE_MARKERS[view.dtype])
 
 
 # --- ahead of use, and the disk cache ----------------------------------------------------

@@ -21,9 +21,9 @@ synchronization, no temporary allocation. The kernels' by-value structs (``Count
 ``Params``, ``Layout``) go as size-one numpy structured arrays, which CuPy passes by
 value (the bytes at the array's data pointer) in every version since 9; CuPy 13
 rejects a numpy structured scalar (``numpy.void``) and 14.0 takes one only under 64
-bytes. ``fill_many`` fills a table of destinations (``backends.ENTRY``) in one launch;
-it copies the table and its work prefix to the device first, on the same stream, into
-CuPy's memory pool (stream-ordered: freed blocks are reused on that stream only).
+bytes. ``fill_many`` fills a ``Table`` of destinations in one launch; it copies the rows
+and their work prefix to the device first, on the same CUDA stream, into CuPy's memory
+pool (stream-ordered: freed blocks are reused on that stream only).
 """
 
 import functools
@@ -269,51 +269,50 @@ def _launch(device, cuda_stream, name, args, work_items, uploads=()):
         kernel((grid(work_items, _max_grid(device)),), (THREADS,), pointers + args)
 
 
-def fill(view, rule, seed, stream, block0, start):
-    """Write logical elements [start, start + view.size) of ``rule``'s stream for
-    (seed, stream) from Philox block ``block0`` into ``view`` (a ``DeviceView``)."""
+def fill(view, draw):
+    """``backends.Backend.fill``: one launch of ``fill<rule, store>`` (or its strided
+    twin) over the draw's Philox blocks."""
+    rule = draw.rule
     strided = bool(view.shape)
-    counter = _record(COUNTER, seed=seed, stream=stream, block0=block0)
+    counter = _record(COUNTER, seed=draw.seed, stream=draw.stream, block0=draw.block0)
     params = _record(PARAMS, v=[float(v) for v in rule.params] + [0.0] * (7 - len(rule.params)))
-    args = (np.uint64(view.ptr), counter, np.int64(start), np.int64(view.size), params)
+    args = (np.uint64(view.ptr), counter, np.int64(draw.start), np.int64(view.size), params)
     if strided:
         args += (_layout(view),)
-    _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args,
-            philox_blocks(start, view.size, ELEMENTS_PER_BLOCK[rule.name]))
+    _launch(view.device, view.cuda_stream, fill_name(rule.name, view.dtype, strided), args,
+            philox_blocks(draw.start, view.size, ELEMENTS_PER_BLOCK[rule.name]))
 
 
 def fill_constant(view, bits):
-    """Set every element of ``view`` to the storage word ``bits``."""
+    """``backends.Backend.fill_constant``: one launch of ``fill_constant<word>`` (or its
+    strided twin), a work item per 4 elements."""
     word = word_type(view.dtype)
     strided = bool(view.shape)
     args = (np.uint64(view.ptr), np.int64(view.size), word(bits))
     if strided:
         args += (_layout(view),)
-    _launch(view.device, view.stream, constant_name(np.dtype(word).itemsize, strided), args,
-            -(-view.size // 4))
+    _launch(view.device, view.cuda_stream, constant_name(np.dtype(word).itemsize, strided),
+            args, -(-view.size // 4))
 
 
-def work_items(dtype, table):
-    """The work items of each row of ``table`` for ``fill_many<Store>``
+def work_items(dtype, rows):
+    """The work items of each of ``rows`` (``ENTRY``) for ``fill_many<Store>``
     (kernels/README.md): ``launch.row_items``, a constant row's items its 16-byte groups
     (the first at the 16-byte boundary at or below ``ptr``)."""
     itemsize = np.dtype(STORAGE[dtype]).itemsize
-    ptr = table["ptr"]
+    ptr = rows["ptr"]
     phase = np.where(ptr % itemsize == 0, ptr % 16 // itemsize, 0).astype(np.int64)
-    return row_items(dtype, table, -(-(phase + table["n"]) // (16 // itemsize)))
+    return row_items(dtype, rows, -(-(phase + rows["n"]) // (16 // itemsize)))
 
 
-def fill_many(device, stream, dtype, table):
-    """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on
-    ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``: a
-    ``FAMILY_RULES`` key) in one launch on ``stream`` (0: the legacy default stream):
-    each row gets exactly what ``cpu.fill_many`` writes into it. The table and its work
-    prefix go to the device first, on that stream. Rows may be empty; an empty table
-    launches nothing."""
-    table = np.ascontiguousarray(table, ENTRY)
-    first = prefix(work_items(dtype, table))
+def fill_many(table):
+    """``backends.Backend.fill_many``: one launch of ``fill_many<Store>``. The rows
+    (addresses on ``table.device``, of a ``FAMILY_RULES`` dtype) and their work prefix go
+    to the device first, on ``table.cuda_stream``."""
+    rows = np.ascontiguousarray(table.rows, ENTRY)
+    first = prefix(work_items(table.dtype, rows))
     total = int(first[-1])
     if total == 0:
         return
-    _launch(device, stream, many_name(dtype), (np.int32(len(table)), np.int64(total)), total,
-            uploads=(table.view(np.uint8), first))
+    _launch(table.device, table.cuda_stream, many_name(table.dtype),
+            (np.int32(len(rows)), np.int64(total)), total, uploads=(rows.view(np.uint8), first))
