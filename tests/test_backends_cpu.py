@@ -247,18 +247,18 @@ def test_short_runs_compute_only_their_own_blocks(monkeypatch):
     """A run computes only the Philox blocks that hold its elements, not the whole
     chunk around them: runs of 100 out of every 4000 elements cost about what the
     same number of contiguous elements costs (the kernel counts every block it
-    computes through core.philox4x32 when run as Python)."""
+    computes through core.philox_words when run as Python)."""
     script = """
 import numpy as np
 from fastinit import arrays, core
 from fastinit.backends import Draw, cpu
 from fastinit.distributions import Normal, rule_for
 calls = [0]
-philox = core.philox4x32
+philox = core.philox_words
 def counting(*args):
     calls[0] += 1
     return philox(*args)
-core.philox4x32 = counting
+core.philox_words = counting
 buf = np.empty(300)
 cpu.fill_runs(arrays.view_of(buf), Draw(rule_for(Normal(), "float64"), 1, 0, 0, 0),
               np.arange(3) * 4000 + 7)

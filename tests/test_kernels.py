@@ -108,7 +108,7 @@ SIGNATURES = {  # tests/kernels_host.cpp's entry points
     "fastinit_fill_constant": [_INT, _P, _N, _U64, _P, _P, _INT, _UINT, _UINT],
     "fastinit_fill_many": [ctypes.c_char_p, _P, _P, _INT, _N, _UINT, _UINT],
     "fastinit_launch": [ctypes.c_char_p, _UINT, _UINT, _P],
-    "fastinit_philox4x32": [_P, _P, _INT, _P],
+    "fastinit_philox_words": [_P, _P, _INT, _P],
     "fastinit_log32": [_P, _P, _N],
     "fastinit_log64": [_P, _P, _N],
     "fastinit_sincos_turn24": [_P, _P, _P, _N],
@@ -493,8 +493,8 @@ def test_fill_many_of_empty_tables_writes_nothing(host):
 @pytest.mark.parametrize("rounds, counter, key, expected", load_kat())
 def test_philox_known_answers(host, rounds, counter, key, expected):
     out = np.zeros(4, np.uint32)
-    host.lib.fastinit_philox4x32(np.array(counter, np.uint32).ctypes.data,
-                                 np.array(key, np.uint32).ctypes.data, rounds, out.ctypes.data)
+    host.lib.fastinit_philox_words(np.array(counter, np.uint32).ctypes.data,
+                                   np.array(key, np.uint32).ctypes.data, rounds, out.ctypes.data)
     assert out.tolist() == expected
 
 

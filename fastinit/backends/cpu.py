@@ -217,7 +217,7 @@ def _build(digest):
                 b0 = block0 + np.uint64(chunk0 // epb + first_block)
                 for j in range(blocks):
                     bj = b0 + np.uint64(j)
-                    w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
+                    w0[j], w1[j], w2[j], w3[j] = core.philox_words(
                         bj & _MASK32, bj >> _SHIFT32, s0, s1, k0, k1, PHILOX_ROUNDS)
                 rejected = False  # for all rules but the bounded integers, a constant:
                 for j in range(blocks):  # the retry loop below then compiles to nothing

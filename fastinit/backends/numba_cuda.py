@@ -192,8 +192,8 @@ def _make_block_writer(rule_name, store, strided):
     def write_block(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, end, b,
                     vals):
         ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
-        w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
-                                         PHILOX_ROUNDS)
+        w0, w1, w2, w3 = core.philox_words(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
+                                           PHILOX_ROUNDS)
         w0, w1, w2, w3 = np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3)
         emit(p, w0, w1, w2, w3, vals, 0)
         if rejects(p, w0, w1, w2, w3):  # never, but for the bounded integers
