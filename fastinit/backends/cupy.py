@@ -231,7 +231,7 @@ class _ForeignStream:
         return 0, self.handle
 
 
-def _stream(cuda_stream, device):
+def _cupy_stream(cuda_stream, device):
     """CuPy's stream object for the ``cudaStream_t`` ``cuda_stream`` of ``device``."""
     import cupy
 
@@ -263,7 +263,7 @@ def _launch(device, cuda_stream, name, args, work_items, uploads=()):
     numpy scalars and size-one structured arrays, by value."""
     import cupy
 
-    with cupy.cuda.Device(device), _stream(cuda_stream, device):
+    with cupy.cuda.Device(device), _cupy_stream(cuda_stream, device):
         kernel = _kernel(_target(device), name)
         pointers = tuple(cupy.asarray(a) for a in uploads)
         kernel((grid(work_items, _max_grid(device)),), (THREADS,), pointers + args)

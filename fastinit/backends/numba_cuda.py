@@ -348,15 +348,15 @@ def _launch_stream(cuda_stream):
 
 
 def _launch(kernel, items, cuda_stream, args):
-    grid, threads = _launch_shape(items)
-    stream = _launch_stream(cuda_stream)
-    if grid >= 128:
-        kernel[grid, threads, stream](*args)
+    blocks, threads = _launch_shape(items)
+    on = _launch_stream(cuda_stream)
+    if blocks >= 128:
+        kernel[blocks, threads, on](*args)
         return
     # Small fills use small grids on purpose: silence numba's low-occupancy warning.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*under-utilization.*")
-        kernel[grid, threads, stream](*args)
+        kernel[blocks, threads, on](*args)
 
 
 def _layout(shape, strides):
