@@ -20,8 +20,8 @@ import time
 import numba
 import numpy as np
 
-from fastinit import Normal, Uniform
-from fastinit.backends import cpu
+from fastinit import Normal, Uniform, arrays
+from fastinit.backends import Draw, cpu
 from fastinit.distributions import rule_for
 
 
@@ -31,16 +31,17 @@ def table(busy):
     cpu._parts = lambda chunks: 1 if numba.get_num_threads() == 1 else 2
     try:
         for name, dist in (("normal", Normal(0.0, 1.0)), ("uniform", Uniform(-1.0, 1.0))):
-            rule = rule_for(dist, "float32")
+            draw = Draw(rule_for(dist, "float32"), 1, 0, 0, 0)
             for e in range(13, 22):
                 n = 1 << e
                 out = np.empty(n, np.float32)
+                view = arrays.view_of(out)
                 times = {1: [], 2: []}
                 for _ in range(max(30, (1 << 23) // n)):
                     for threads in (1, 2):
                         numba.set_num_threads(threads)
                         t0 = time.perf_counter_ns()
-                        cpu.fill(out, 0, (), (), rule, "float32", 1, 0, 0, 0, n)
+                        cpu.fill(view, draw)
                         times[threads].append(time.perf_counter_ns() - t0)
                 med = {t: statistics.median(v) / 1e3 for t, v in times.items()}
                 best = {t: min(v) / 1e3 for t, v in times.items()}

@@ -125,7 +125,7 @@ def _numba_launches():
     their launch recorded instead of made, fill_many's come from ``_many_args``, and
     device memory is a device array like the backend's (``_span``'s view of a
     destination, ``to_device``'s copy of a host array) over no memory."""
-    from fastinit.backends import ENTRY, STORAGE, word_type
+    from fastinit.backends import ENTRY, STORAGE, Draw, View, word_type
     from fastinit.registry import FAMILY_RULES
     from fastinit.backends import numba_cuda as nc
     from fastinit.distributions import rule_for
@@ -142,11 +142,11 @@ def _numba_launches():
             word = word_type(dtype)
             buf, words = _device_array(np.zeros(1, storage)), _device_array(np.zeros(1, word))
             for shape, strides in (((), ()), ((3, 4), (-1, 3))):
+                view = View(0, dtype, 1, shape, strides, 0, 0, 0, 0)
                 for dist in DISTRIBUTIONS.values():
                     if rule_name(dist, dtype) is not None:  # it fills this dtype
-                        nc.fill_array(buf, 0, shape, strides, rule_for(dist, dtype), dtype,
-                                      seed=1, stream=2, block0=3, start=4, n=1)
-                nc.fill_constant_array(words, 0, shape, strides, word(0), n=1)
+                        nc.fill_array(buf, 0, view, Draw(rule_for(dist, dtype), 1, 2, 3, 4))
+                nc.fill_constant_array(words, 0, view, word(0))
     for dtype in FAMILY_RULES:
         table, first, total = nc._many_args(dtype, np.zeros(1, ENTRY))
         kernel = nc._many_kernel(dtype)

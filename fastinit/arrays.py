@@ -13,7 +13,9 @@ zero-copy (numpy for host memory; CuPy, else torch, for CUDA memory) and filled 
 
 Any layout works: C or Fortran order, strided, offset and negative-stride views.
 Element ``i`` of the logical C-order index always gets value ``i`` of the stream;
-memory outside the view is never touched.
+memory outside the view is never touched. Each destination reaches its backend as a
+``backends.View`` (``view_of``), and every backend is called the same way (the
+``backends.Backend`` protocol).
 
 A C-contiguous destination can also hold a sub-box of a larger logical tensor (a chunk
 of a Dask array): ``fill_box`` writes each of its elements the value of its index in
@@ -21,7 +23,6 @@ the whole, in one backend call however many rows the box cuts.
 """
 
 import ctypes
-import dataclasses
 import importlib
 import math
 import operator
@@ -30,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backends import MAX_DIMS, STORAGE, DeviceView, cpu, run_table
+from .backends import MAX_DIMS, STORAGE, Table, View, cpu, run_table
 from .backends.rules import row_params
 from .registry import FAMILY_RULES
 
@@ -274,57 +275,17 @@ def _collapse(shape, strides):
     return tuple(merged_shape), tuple(merged_strides), low, high
 
 
-def _layout(arr):
-    """(flat, origin, shape, strides): a 1-D contiguous view over the memory the array
-    spans, the element offset of its first element, and the collapsed shape and
-    element strides; shape () means plain contiguous C order."""
-    if arr.flags.c_contiguous:
-        return arr.reshape(-1), 0, (), ()
-    item = arr.itemsize
-    shape, strides, low, high = _collapse(arr.shape, _element_strides(arr.strides, item))
-    base = arr[tuple(slice(None, None, -1) if s < 0 else slice(None) for s in arr.strides)]
-    flat = np.lib.stride_tricks.as_strided(base, shape=(high - low + 1,), strides=(item,))
-    return flat, -low, shape, strides
+# --- views -----------------------------------------------------------------------------
 
 
-# --- host memory -------------------------------------------------------------------------
-
-
-def _check_torch(x):
+def _checked_torch(x):
+    """A torch tensor fastinit may write: dense, and with no grad to track."""
     if x.requires_grad and x.is_leaf and _torch().is_grad_enabled():
         raise ValueError("tensor requires grad: fill it under torch.no_grad(), as "
                          "torch.nn.init does (fastinit's init functions do this for you)")
     if x.is_conj() or x.is_neg() or x.layout != _torch().strided:
         raise ValueError("only dense, strided tensors can be filled")
-
-
-def _check_host(dest):
-    """A host destination that is a torch tensor: on the CPU, dense, and with no grad
-    to track (``_check_torch``)."""
-    if dest.is_torch:
-        if dest.device != "cpu":
-            raise ValueError(f"tensor is on {dest.array.device}; fastinit fills CPU and CUDA "
-                             "tensors")
-        _check_torch(dest.array)
-
-
-def _as_numpy_storage(x, name):
-    """A numpy view of x's memory (a torch tensor already checked by ``_check_torch``),
-    in the storage dtype the kernels write."""
-    if is_torch_tensor(x):
-        view = x.detach()
-        if name in ("float16", "bfloat16"):
-            view = view.view(_torch().int16)
-        if name == "bool":
-            view = view.view(_torch().uint8)
-        arr = view.numpy()
-        return arr.view(STORAGE[name]) if arr.dtype != STORAGE[name] else arr
-    if not x.flags.writeable:
-        raise ValueError("destination array is read-only")
-    return x.view(STORAGE[name])
-
-
-# --- device memory -----------------------------------------------------------------------
+    return x
 
 
 def _pointer_device(ptr):
@@ -337,25 +298,47 @@ def _pointer_device(ptr):
     return int(cuda.current_context().device.id)
 
 
-def device_view(x, name):
-    """The ``DeviceView`` of a CUDA destination ``x`` (already ``_native``)."""
-    if is_torch_tensor(x):
-        _check_torch(x)
-        torch = _torch()
-        ptr, shape, strides = x.data_ptr(), tuple(x.shape), tuple(x.stride())
-        device = x.device.index if x.device.index is not None else torch.cuda.current_device()
-        stream = torch.cuda.current_stream(device).cuda_stream
+def view_of(x):
+    """The ``backends.View`` of the destination ``x`` (or its ``Destination``), of a
+    dtype fastinit writes; a ValueError for memory no fill may write (read-only,
+    overlapping elements, a torch tensor that requires grad or is on neither the CPU nor
+    a CUDA device, a CUDA view of more than ``MAX_DIMS`` dimensions)."""
+    return _view(destination(x))
+
+
+def _view(dest):
+    """``view_of`` a ``Destination``."""
+    x, dtype, size = dest.array, dest.dtype, dest.size
+    device, cuda_stream = None, 0
+    if dest.is_torch:
+        if dest.device not in ("cpu", "cuda"):
+            raise ValueError(f"tensor is on {x.device}; fastinit fills CPU and CUDA tensors")
+        ptr = _checked_torch(x).data_ptr()
+        if dest.device == "cuda":
+            torch = _torch()
+            device = x.device.index if x.device.index is not None else torch.cuda.current_device()
+            cuda_stream = torch.cuda.current_stream(device).cuda_stream
+        if x.is_contiguous():  # its address is all a backend needs
+            return View(ptr, dtype, size, (), (), 0, size - 1, device, cuda_stream)
+        shape, strides = dest.shape, tuple(x.stride())
+    elif isinstance(x, np.ndarray):
+        if not x.flags.writeable:
+            raise ValueError("destination array is read-only")
+        ptr = x.__array_interface__["data"][0]
+        if x.flags.c_contiguous:
+            return View(ptr, dtype, size, (), (), 0, size - 1, None, 0)
+        shape, strides = dest.shape, _element_strides(x.strides, x.itemsize)
     elif is_cupy_array(x):
-        ptr, shape = x.data.ptr, tuple(x.shape)
+        ptr, shape = x.data.ptr, dest.shape
         strides = _element_strides(x.strides, x.itemsize)
         device = x.device.id
-        stream = _cupy().cuda.get_current_stream(device).ptr
+        cuda_stream = _cupy().cuda.get_current_stream(device).ptr
     else:
         cai = x.__cuda_array_interface__
         ptr, readonly = cai["data"]
         if readonly:
             raise ValueError("destination is read-only (__cuda_array_interface__ data flag)")
-        shape = tuple(int(s) for s in cai["shape"])
+        shape = dest.shape
         itemsize = np.dtype(cai["typestr"]).itemsize
         if cai.get("strides") is None:
             strides = tuple(int(np.prod(shape[d + 1:], dtype=np.int64))
@@ -363,15 +346,14 @@ def device_view(x, name):
         else:
             strides = _element_strides(cai["strides"], itemsize)
         device = _pointer_device(ptr) if ptr else 0
-        stream = cai.get("stream") or 0
-    size = int(np.prod(shape, dtype=np.int64))
+        cuda_stream = cai.get("stream") or 0
     shape, strides, low, high = _collapse(shape, strides)
-    if len(shape) > MAX_DIMS:
+    if device is not None and len(shape) > MAX_DIMS:
         raise ValueError(f"a strided CUDA destination may have at most {MAX_DIMS} dimensions "
                          f"after merging, this one has {len(shape)}; fill a contiguous copy")
     if not shape:
         low, high = 0, size - 1
-    return DeviceView(int(ptr), name, size, shape, strides, low, high, int(device), int(stream))
+    return View(int(ptr), dtype, size, shape, strides, low, high, device, int(cuda_stream))
 
 
 # --- backends ----------------------------------------------------------------------------
@@ -383,8 +365,7 @@ def _backend_module(name):
 
 def backend_status():
     """``{backend: (available, why not)}`` for every backend, in the default order."""
-    status = {name: _backend_module(name).available() for name in GPU_BACKENDS}
-    return {"cpu": (True, ""), **status}
+    return {name: _backend_module(name).available() for name in BACKENDS}
 
 
 def _gpu_backend(name):
@@ -410,51 +391,37 @@ def _gpu_backend(name):
     return module
 
 
-def _check_host_backend(name):
+def _backend(on_cuda, name):
+    """The backend (a ``backends.Backend`` module) named ``name`` for CUDA memory
+    (``on_cuda``) or host memory; None picks the CPU for host memory, the fastest GPU
+    backend available for device memory."""
+    if on_cuda:
+        return _gpu_backend(name)
     if name not in (None, "cpu"):
         if name in GPU_BACKENDS:
             raise ValueError(f"backend {name!r} fills CUDA memory; this destination is in host "
                              "memory (use 'cpu' or None)")
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)} or None, got {name!r}")
+    return cpu
 
 
-def fill(out, rule, seed, stream, block0, start=0, backend=None):
-    """Fill ``out`` (a destination or its ``Destination``, of a dtype ``rule`` writes)
-    in place with ``rule`` for (seed, stream) from Philox block ``block0``; its first
-    element is element ``start`` of the logical tensor. ``backend`` names the backend
-    (None: the CPU for host memory, the fastest GPU backend available for device
-    memory)."""
+def fill(out, draw, backend=None):
+    """Fill ``out`` (a destination or its ``Destination``, of a dtype ``draw.rule``
+    writes) in place with ``draw`` (a ``backends.Draw``: its first element gets logical
+    element ``draw.start``). ``backend`` names the backend (None: the CPU for host
+    memory, the fastest GPU backend available for device memory)."""
     dest = destination(out)
-    x, dtype = dest.array, dest.dtype
-    if dest.device == "cuda":
-        module = _gpu_backend(backend)
-        view = device_view(x, dtype)
-        if view.size:
-            module.fill(view, rule, seed, stream, block0, start)
-        return
-    _check_host_backend(backend)
-    _check_host(dest)
-    if dest.is_torch:
-        if x.is_contiguous():  # its address is all the kernel needs
-            if dest.size:
-                cpu.fill_at(x.data_ptr(), dest.size, rule, dtype, seed, stream, block0, start)
-            return
-    arr = _as_numpy_storage(x, dtype)
-    if arr.size:
-        flat, origin, shape, strides = _layout(arr)
-        cpu.fill(flat, origin, shape, strides, rule, dtype, seed, stream, block0, start,
-                 arr.size)
+    module = _backend(dest.device == "cuda", backend)
+    view = _view(dest)
+    if view.size:
+        module.fill(view, draw)
 
 
-def fill_many(dtype, table, device=None, stream=0, backend=None):
-    """Fill every destination of ``table`` (a ``backends.ENTRY`` array, all of
-    ``dtype``) in one pass: host memory when ``device`` is None, else memory of CUDA
-    device ``device``, launched on ``stream``. ``backend`` as in ``fill``."""
-    if device is None:
-        _check_host_backend(backend)
-        cpu.fill_many(dtype, table)
-    else:
-        _gpu_backend(backend).fill_many(device, stream, dtype, table)
+def fill_many(dtype, rows, device=None, cuda_stream=0, backend=None):
+    """Fill every destination of ``rows`` (a ``backends.ENTRY`` array, all of ``dtype``)
+    in one pass: host memory when ``device`` is None, else memory of CUDA device
+    ``device``, launched on ``cuda_stream``. ``backend`` as in ``fill``."""
+    _backend(device is not None, backend).fill_many(Table(rows, dtype, device, cuda_stream))
 
 
 def box_runs(offset, box, shape):
@@ -484,45 +451,37 @@ def box_runs(offset, box, shape):
     return starts, int(np.prod(box[lead:], dtype=np.int64))
 
 
-def fill_box(out, rule, seed, stream, block0, offset, shape, backend=None):
+def fill_box(out, draw, offset, shape, backend=None):
     """Fill the C-contiguous ``out`` in place with the box at multi-index ``offset`` of
-    a logical C-order tensor of ``shape``: element ``j`` of ``out`` gets the tensor's
-    element ``offset + j``, the value ``fill`` gives logical index
-    ``ravel_multi_index(offset + j, shape)``. The box goes as its runs (``box_runs``) in
-    one backend call: one pass of the CPU kernel over every run; on a GPU one
-    multi-tensor launch over a table of the runs for the rules ``fill_many`` knows
-    (uniform, normal, truncated normal), one launch per run for others. ``backend`` as
-    in ``fill``. Returns ``out``."""
+    a logical C-order tensor of ``shape``, whose element 0 is ``draw``'s element
+    ``draw.start``: element ``j`` of ``out`` gets the tensor's element ``offset + j``,
+    the value ``fill`` gives logical index ``ravel_multi_index(offset + j, shape)``. The
+    box goes as its runs (``box_runs``) in one backend call: one pass of the CPU kernel
+    over every run (``cpu.fill_runs``); on a GPU one multi-tensor launch over a table of
+    the runs for the rules ``fill_many`` knows (uniform, normal, truncated normal), one
+    launch per run for others. ``backend`` as in ``fill``. Returns ``out``."""
     dest = destination(out)
-    native, dtype = dest.array, dest.dtype
     starts, n = box_runs(offset, dest.shape, shape)
     if n * len(starts) == 0:
         return out
-    if dest.device == "cuda":
-        module = _gpu_backend(backend)
-        view = device_view(native, dtype)
-        if view.shape:
-            raise ValueError("out must be C-contiguous")
-        itemsize = np.dtype(STORAGE[dtype]).itemsize
-        rules = FAMILY_RULES.get(dtype, ())
-        if len(starts) == 1:
-            module.fill(view, rule, seed, stream, block0, int(starts[0]))
-        elif rule.name in rules:
-            table = run_table(view.ptr, itemsize, starts, n, seed, stream, block0,
-                              row_params(rule), rules.index(rule.name))
-            module.fill_many(view.device, view.stream, dtype, table)
-        else:
-            for r, start in enumerate(starts):
-                run = dataclasses.replace(view, ptr=view.ptr + r * n * itemsize, size=n,
-                                          high=n - 1)
-                module.fill(run, rule, seed, stream, block0, int(start))
-        return out
-    _check_host_backend(backend)
-    _check_host(dest)
-    arr = _as_numpy_storage(native, dtype)
-    if not arr.flags.c_contiguous:
+    module = _backend(dest.device == "cuda", backend)
+    view = _view(dest)
+    if view.shape:
         raise ValueError("out must be C-contiguous")
-    cpu.fill_runs(arr.reshape(-1), starts, rule, dtype, seed, stream, block0)
+    if module is cpu:
+        cpu.fill_runs(view, draw, starts)
+        return out
+    rules = FAMILY_RULES.get(view.dtype, ())
+    if len(starts) == 1:
+        module.fill(view, draw._replace(start=draw.start + int(starts[0])))
+    elif draw.rule.name in rules:
+        runs = run_table(view, draw, starts, row_params(draw.rule), rules.index(draw.rule.name))
+        module.fill_many(Table(runs, view.dtype, view.device, view.cuda_stream))
+    else:
+        itemsize = np.dtype(STORAGE[view.dtype]).itemsize
+        for r, start in enumerate(starts):
+            run = view._replace(ptr=view.ptr + r * n * itemsize, size=n, high=n - 1)
+            module.fill(run, draw._replace(start=draw.start + int(start)))
     return out
 
 
@@ -542,11 +501,12 @@ def constant_bits(dtype, value):
 
 
 def fill_constant(out, value, backend=None):
-    """Set every element of the CUDA destination ``out`` to ``value``; return ``out``."""
-    native = _native(out)
-    dtype = dtype_name(native)
-    module = _gpu_backend(backend)
-    view = device_view(native, dtype)
+    """Set every element of ``out`` to ``value``, rounded as ``constant_bits`` rounds it;
+    return ``out``. ``backend`` as in ``fill``."""
+    dest = destination(out)
+    dtype = dtype_name(dest)
+    module = _backend(dest.device == "cuda", backend)
+    view = _view(dest)
     if view.size:
         module.fill_constant(view, constant_bits(dtype, value))
     return out

@@ -105,14 +105,14 @@ def cuda_event_timer(fn, spin_cycles=SPIN_CYCLES):
     host-side launch overhead is not counted; ``spin_cycles=0`` times record, call,
     record as they come."""
     torch = _torch()
-    stream = torch.cuda.current_stream()
+    cuda_stream = torch.cuda.current_stream()
     start = torch.cuda.Event(enable_timing=True)
     end = torch.cuda.Event(enable_timing=True)
     if spin_cycles and hasattr(torch.cuda, "_sleep"):
         torch.cuda._sleep(spin_cycles)
-    start.record(stream)
+    start.record(cuda_stream)
     fn()
-    end.record(stream)
+    end.record(cuda_stream)
     end.synchronize()
     return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
 

@@ -40,8 +40,9 @@ def philox_round(c0, c1, c2, c3, k0, k1):
 
 
 @device
-def philox4x32(c0, c1, c2, c3, k0, k1, rounds):
-    """Philox4x32-R of one block: counter (c0..c3), key (k0, k1), all uint64 < 2**32."""
+def philox_words(c0, c1, c2, c3, k0, k1, rounds):
+    """The four words of Philox4x32-R of one block: counter (c0..c3), key (k0, k1), all
+    uint64 < 2**32. (``fastinit.philox4x32`` is the public function over arrays.)"""
     c0, c1, c2, c3 = philox_round(c0, c1, c2, c3, k0, k1)
     for _ in range(rounds - 1):
         k0 = (k0 + _W0) & _MASK32
@@ -163,8 +164,8 @@ def retry_block(at, k0, k1):
     """The words of the retry block of block ``at = (b, s0, s1, k0, k1)`` (a block and
     its stream and key halves) under key (k0, k1): block b XOR 2**63 of the stream."""
     b = at[0]
-    return philox4x32(b & _MASK32, (b >> _SHIFT32) ^ _RETRY_HIGH, at[1], at[2], k0, k1,
-                      C.PHILOX_ROUNDS)
+    return philox_words(b & _MASK32, (b >> _SHIFT32) ^ _RETRY_HIGH, at[1], at[2], k0, k1,
+                        C.PHILOX_ROUNDS)
 
 
 @device

@@ -36,6 +36,7 @@ except ImportError as error:  # pragma: no cover -- exercised only without dask
     raise ImportError("fastinit.dask needs dask.array: pip install fastinit[dask]") from error
 
 from . import arrays
+from .backends import Draw
 from .distributions import Normal, Uniform, rule_for
 from .registry import INTEGER_DTYPES
 from .generator import (StreamPosition, bounded_integers, dtype_name_of, empty, numpy_dtype,
@@ -64,7 +65,7 @@ def _chunk(rule, dtype, seed, stream, block0, shape, device, block_info=None):
     where = block_info[None]
     out = empty(where["chunk-shape"], dtype, device)
     offset = [first for first, _ in where["array-location"]]
-    return arrays.fill_box(out, rule, seed, stream, block0, offset, shape)
+    return arrays.fill_box(out, Draw(rule, seed, stream, block0, 0), offset, shape)
 
 
 class Generator(StreamPosition):

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import arrays
 from ._constants import RETRY_BLOCK_BIT
+from .backends import Draw
 from .distributions import (
     Bernoulli,
     Integers,
@@ -238,7 +239,7 @@ class Generator(StreamPosition):
             raise ValueError("a fill of bounded integers must stay below Philox block 2**63, "
                              "whose upper half holds their retries (docs/stream.md); this "
                              f"one would end at block {self._block + blocks_for(rule, numel)}")
-        arrays.fill(dest, rule, self._seed, self._stream, self._block, start,
+        arrays.fill(dest, Draw(rule, self._seed, self._stream, self._block, start),
                     _check_backend(backend) or self._backend)
         self._advance(rule, numel)
         return out

@@ -14,7 +14,7 @@ def _build(digest):
     def blocks(ctr, key, rounds, out):
         digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
         for i in range(ctr.shape[0]):
-            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = core.philox4x32(
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = core.philox_words(
                 np.uint64(ctr[i, 0]), np.uint64(ctr[i, 1]), np.uint64(ctr[i, 2]),
                 np.uint64(ctr[i, 3]), np.uint64(key[i, 0]), np.uint64(key[i, 1]), rounds)
 

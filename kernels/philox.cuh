@@ -15,7 +15,7 @@ __device__ __forceinline__ uint4 philox_round(uint4 c, unsigned int k0, unsigned
 }
 
 // The four output words of counter (c.x .. c.w) under key (k.x, k.y).
-__device__ __forceinline__ uint4 philox4x32(uint4 c, uint2 k, int rounds) {
+__device__ __forceinline__ uint4 philox_words(uint4 c, uint2 k, int rounds) {
   c = philox_round(c, k.x, k.y);
   for (int r = 1; r < rounds; ++r) {
     k.x += PHILOX_W0;
@@ -35,7 +35,7 @@ __device__ __forceinline__ uint4 philox_block(unsigned long long seed, unsigned 
                                    static_cast<unsigned int>(stream >> 32));
   const uint2 key = make_uint2(static_cast<unsigned int>(seed),
                                static_cast<unsigned int>(seed >> 32));
-  return philox4x32(counter, key, PHILOX_ROUNDS);
+  return philox_words(counter, key, PHILOX_ROUNDS);
 }
 
 }  // namespace fastinit

@@ -4,6 +4,8 @@ import pathlib
 import numpy as np
 import pytest
 
+from fastinit.backends import View
+
 DATA = pathlib.Path(__file__).parent / "data"
 # Every byte of a buffer before a fill, so that an element no fill wrote shows; two
 # buffers a test compares get different poisons, so that neither can pass unwritten.
@@ -74,3 +76,24 @@ class HostAsDevice:
         self.__cuda_array_interface__ = {
             "shape": arr.shape, "typestr": typestr or arr.dtype.str, "version": 3,
             "data": (ai["data"][0], readonly), "strides": ai["strides"], "stream": stream}
+
+
+def view_at(ptr, dtype, n, shape=(), strides=(), device=None, cuda_stream=0):
+    """The ``backends.View`` of ``n`` elements of ``dtype``, element 0 at address ``ptr``,
+    laid out as ``shape`` and element ``strides`` say (contiguous when shape is ())."""
+    shape, strides = tuple(shape), tuple(strides)
+    if shape:
+        low = sum(min(0, (d - 1) * s) for d, s in zip(shape, strides))
+        high = sum(max(0, (d - 1) * s) for d, s in zip(shape, strides))
+    else:
+        low, high = 0, n - 1
+    return View(ptr, dtype, n, shape, strides, low, high, device, cuda_stream)
+
+
+def host_view(buf, dtype, origin=0, shape=(), strides=(), n=None):
+    """The ``backends.View`` of ``n`` elements of ``dtype`` in the numpy array ``buf`` of
+    its storage, element 0 at ``buf.flat[origin]`` (``n``: by default the shape's
+    elements, or all of ``buf`` from ``origin``)."""
+    if n is None:
+        n = int(np.prod(shape)) if shape else buf.size - origin
+    return view_at(buf.ctypes.data + origin * buf.itemsize, dtype, n, shape, strides)

@@ -205,10 +205,10 @@ int fastinit_launch(const char* name, unsigned int grid, unsigned int block, voi
 }
 
 // Philox4x32-R of counter[4] under key[2].
-void fastinit_philox4x32(const unsigned int* counter, const unsigned int* key, int rounds,
-                         unsigned int* out) {
-  const uint4 r = philox4x32(make_uint4(counter[0], counter[1], counter[2], counter[3]),
-                             make_uint2(key[0], key[1]), rounds);
+void fastinit_philox_words(const unsigned int* counter, const unsigned int* key, int rounds,
+                           unsigned int* out) {
+  const uint4 r = philox_words(make_uint4(counter[0], counter[1], counter[2], counter[3]),
+                               make_uint2(key[0], key[1]), rounds);
   out[0] = r.x;
   out[1] = r.y;
   out[2] = r.z;

@@ -258,21 +258,20 @@ def test_schemes_fill_any_layout_like_a_contiguous_array(layout, dtype, scheme, 
 
 
 # --- device destinations, described without a GPU ------------------------------------
-# A stand-in GPU backend that reads each DeviceView exactly as the kernels do, over
-# host memory, and objects exposing host memory through __cuda_array_interface__
-# (conftest.HostAsDevice): the
-# description of device memory (pointer, strides, span, stream) is checked end to end.
-
-import ctypes  # noqa: E402
+# A stand-in GPU backend that reads each View exactly as the kernels do, over host
+# memory, and objects exposing host memory through __cuda_array_interface__
+# (conftest.HostAsDevice): the description of device memory (pointer, strides, span,
+# CUDA stream) is checked end to end.
 
 from conftest import HostAsDevice  # noqa: E402
 
 from fastinit import arrays  # noqa: E402
-from fastinit.backends import STORAGE, cpu  # noqa: E402
+from fastinit.backends import Draw, cpu  # noqa: E402
 
 
 class _HostBackend:
-    """Fills a DeviceView through the CPU backend, reading it as the GPU kernels do."""
+    """A GPU backend of the ``backends.Backend`` protocol that fills device views of host
+    memory through the CPU backend, which reads a ``View`` as the GPU kernels do."""
 
     def __init__(self):
         self.views = []
@@ -280,30 +279,17 @@ class _HostBackend:
     def available(self):
         return True, ""
 
-    def _span(self, view):
-        item = np.dtype(STORAGE[view.dtype]).itemsize
-        nbytes = (view.high - view.low + 1) * item
-        raw = (ctypes.c_uint8 * nbytes).from_address(view.ptr + view.low * item)
-        return np.ctypeslib.as_array(raw).view(STORAGE[view.dtype])
-
-    def fill(self, view, rule, seed, stream, block0, start):
+    def fill(self, view, draw):
         self.views.append(view)
-        cpu.fill(self._span(view), -view.low, view.shape, view.strides, rule, view.dtype,
-                 seed, stream, block0, start, view.size)
+        cpu.fill(view, draw)
 
-    def fill_many(self, device, stream, dtype, table):
-        self.views.append(("fill_many", device, stream, len(table)))
-        cpu.fill_many(dtype, table)
+    def fill_many(self, table):
+        self.views.append(("fill_many", table.device, table.cuda_stream, len(table.rows)))
+        cpu.fill_many(table)
 
     def fill_constant(self, view, bits):
         self.views.append(view)
-        span = self._span(view)
-        span = span.view(f"u{span.itemsize}")
-        offsets = np.arange(view.size)
-        if view.shape:
-            index = np.unravel_index(offsets, view.shape)
-            offsets = sum(i * s for i, s in zip(index, view.strides))
-        span[offsets - view.low] = bits
+        cpu.fill_constant(view, bits)
 
 
 @pytest.fixture
@@ -325,7 +311,7 @@ def test_device_views_get_their_logical_index_and_nothing_else(dtype, view, host
     check = before.view(dtype).reshape(4, 6, 8)
     _views(check)[view][...] = target
     assert raw.tobytes() == before.tobytes()  # what changed is exactly the view
-    assert host_backend.views[-1].stream == 5
+    assert host_backend.views[-1].cuda_stream == 5
 
 
 def test_device_constant_fill_rounds_like_torch(host_backend):
@@ -340,6 +326,18 @@ def test_device_constant_fill_rounds_like_torch(host_backend):
         assert base[:, ::2].tobytes() == expected.view(
             {2: torch.int16, 4: torch.int32, 8: torch.int64}[base.itemsize]).numpy().tobytes()
         assert (base[:, 1::2] == 0).all()
+
+
+def test_a_host_constant_goes_to_the_cpu_backend_rounded_as_on_a_device():
+    """fill_constant picks the backend as fill does: host memory, any layout, gets the
+    word ``constant_bits`` rounds the value to, from the CPU backend."""
+    base = np.zeros((5, 6), np.float16)
+    arrays.fill_constant(base[::-1, ::2], 0.1 + 1e-9)
+    assert (base[:, ::2].view(np.uint16) == arrays.constant_bits("float16", 0.1 + 1e-9)).all()
+    assert (base[:, 1::2] == 0).all()
+    t = torch.zeros(4, 6, dtype=torch.bfloat16)
+    arrays.fill_constant(t.t(), 0.1)
+    assert torch.equal(t, torch.full_like(t, 0.1))
 
 
 def test_bad_device_destinations_are_rejected_untouched(host_backend):
@@ -534,7 +532,7 @@ def test_a_box_gets_its_elements_of_the_whole_and_nothing_else_is_written(dtype,
         size = int(np.prod(box))
         raw = _poisoned((size + 16) * itemsize)
         out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
-        arrays.fill_box(out, rule_for(dist, name), 7, 3, 0, offset, shape)
+        arrays.fill_box(out, Draw(rule_for(dist, name), 7, 3, 0, 0), offset, shape)
         want = whole[tuple(slice(o, o + b) for o, b in zip(offset, box))]
         assert out.tobytes() == want.tobytes(), (offset, box)
         assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()
@@ -546,19 +544,20 @@ def test_a_box_of_a_torch_tensor_gets_the_checks_of_a_fill():
     rule = rule_for(Normal(), "float32")
     out = torch.zeros((3, 4), requires_grad=True)
     with pytest.raises(ValueError, match="requires grad"):
-        arrays.fill_box(out, rule, 1, 2, 0, (2, 3), (6, 10))
+        arrays.fill_box(out, Draw(rule, 1, 2, 0, 0), (2, 3), (6, 10))
     assert not out.detach().any()
     with pytest.raises(ValueError, match="is on meta"):
-        arrays.fill_box(torch.empty((3, 4), device="meta"), rule, 1, 2, 0, (2, 3), (6, 10))
+        arrays.fill_box(torch.empty((3, 4), device="meta"), Draw(rule, 1, 2, 0, 0), (2, 3),
+                        (6, 10))
 
 
 def test_a_box_of_a_torch_tensor_and_after_the_generators_position():
     shape, offset, box = (6, 10), (2, 3), (3, 4)
     rule = rule_for(Normal(), "bfloat16")
     whole = poisoned_tensor(shape, torch.bfloat16)
-    arrays.fill(whole, rule, 1, 2, 2**64 - 1, 0)
+    arrays.fill(whole, Draw(rule, 1, 2, 2**64 - 1, 0))
     out = poisoned_tensor(box, torch.bfloat16, OTHER_POISON)
-    arrays.fill_box(out, rule, 1, 2, 2**64 - 1, offset, shape)
+    arrays.fill_box(out, Draw(rule, 1, 2, 2**64 - 1, 0), offset, shape)
     assert torch.equal(out.view(torch.int16), whole[2:5, 3:7].contiguous().view(torch.int16))
 
 
@@ -566,13 +565,13 @@ def test_boxes_that_cannot_be_filled_are_rejected_untouched():
     rule = rule_for(Normal(), "float32")
     base = np.zeros((4, 6), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
-        arrays.fill_box(base[:, ::2], rule, 0, 0, 0, (0, 0), (8, 8))
+        arrays.fill_box(base[:, ::2], Draw(rule, 0, 0, 0, 0), (0, 0), (8, 8))
     with pytest.raises(ValueError, match="C-contiguous"):
-        arrays.fill_box(base[:, :1], rule, 0, 0, 0, (0, 0), (8, 1))
+        arrays.fill_box(base[:, :1], Draw(rule, 0, 0, 0, 0), (0, 0), (8, 1))
     with pytest.raises(ValueError, match="not inside"):
-        arrays.fill_box(base, rule, 0, 0, 0, (5, 0), (8, 8))
+        arrays.fill_box(base, Draw(rule, 0, 0, 0, 0), (5, 0), (8, 8))
     with pytest.raises(ValueError, match="same number of dimensions"):
-        arrays.fill_box(base, rule, 0, 0, 0, (0,), (8, 8))
+        arrays.fill_box(base, Draw(rule, 0, 0, 0, 0), (0,), (8, 8))
     assert not base.any()
 
 
@@ -590,7 +589,7 @@ def test_a_device_box_is_one_launch_over_a_table_of_its_runs(dist, dtype, host_b
     raw = _poisoned((size + 16) * itemsize)
     out = raw[8 * itemsize:(8 + size) * itemsize].view(dtype).reshape(box)
     name = arrays.dtype_name(out)
-    arrays.fill_box(HostAsDevice(out, stream=5), rule_for(dist, name), 4, 0, 0, offset,
+    arrays.fill_box(HostAsDevice(out, stream=5), Draw(rule_for(dist, name), 4, 0, 0, 0), offset,
                     shape)
     assert out.tobytes() == whole[1:5, 2:7, 0:3].tobytes()
     assert (raw[:8 * itemsize] == POISON).all() and (raw[-8 * itemsize:] == POISON).all()

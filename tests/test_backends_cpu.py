@@ -16,8 +16,9 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
+from conftest import host_view
 from fastinit.arrays import constant_bits
-from fastinit.backends import ENTRY, STORAGE, cpu
+from fastinit.backends import ENTRY, STORAGE, Draw, Table, cpu
 from fastinit.registry import FAMILIES, FAMILY_RULES
 from fastinit.distributions import rule_for
 
@@ -36,7 +37,7 @@ def test_any_split_into_parallel_runs_gives_the_same_values(dist, dtype, monkeyp
     for parts in (1, 2, 3, 7, 64):
         monkeypatch.setattr(cpu, "_parts", lambda chunks, parts=parts: parts)
         buf = np.zeros(n, STORAGE[dtype])
-        cpu.fill(buf, 0, (), (), rule_for(dist, dtype), dtype, 5, 9, 123, 1000, n)
+        cpu.fill(host_view(buf, dtype), Draw(rule_for(dist, dtype), 5, 9, 123, 1000))
         results.append(buf.tobytes())
     assert len(set(results)) == 1
 
@@ -96,8 +97,8 @@ def _expected(row, dist, dtype, storage):
         out[...] = np.array(int(row["bits"]), np.uint64).astype(out.dtype) if out.itemsize == 2 \
             else np.array(dist, storage)
         return out
-    cpu.fill(out, 0, (), (), rule_for(dist, dtype), dtype, 11, int(row["stream"]),
-             int(row["block0"]), int(row["start"]), int(row["n"]))
+    cpu.fill(host_view(out, dtype), Draw(rule_for(dist, dtype), 11, int(row["stream"]),
+                                        int(row["block0"]), int(row["start"])))
     return out
 
 
@@ -119,7 +120,7 @@ def test_fill_many_writes_each_row_what_its_own_fill_writes(dtype, parts, monkey
         at += n + gap
     rows = np.array(rows, ENTRY)
     np.random.default_rng(0).shuffle(rows)  # the table's order changes nothing
-    cpu.fill_many(dtype, rows)
+    cpu.fill_many(Table(rows, dtype, None, 0))
     assert np.array_equal(buf, expected)
 
 
@@ -128,14 +129,14 @@ def test_fill_many_of_empty_rows_writes_nothing(dtype):
     """A table of no rows, and one of empty rows of every family pointing into a
     poisoned buffer, leave every byte as it was."""
     buf = np.full(256, 0x5A, np.uint8)
-    cpu.fill_many(dtype, np.zeros(0, ENTRY))
+    cpu.fill_many(Table(np.zeros(0, ENTRY), dtype, None, 0))
     rows = np.zeros(2 * len(FAMILIES), ENTRY)
     rows["ptr"] = buf.ctypes.data + 16 * np.arange(len(rows))
     rows["family"] = np.arange(len(rows)) % len(FAMILIES)
     rows["start"] = np.arange(len(rows)) * 5
     rows["params"][:, :2] = (0.0, 1.0)
     rows["bits"] = 0xFFFF
-    cpu.fill_many(dtype, rows)
+    cpu.fill_many(Table(rows, dtype, None, 0))
     assert (buf == 0x5A).all()
 
 
@@ -179,15 +180,36 @@ def test_a_strided_view_gets_its_logical_elements_in_any_slabs(slab, parts, inde
     rule = rule_for(Normal(0.5, 2), "bfloat16")
     n = view.size
     want = np.empty(n, np.uint16)
-    cpu.fill(want, 0, (), (), rule, "bfloat16", 5, 9, 123, 77, n)
+    draw = Draw(rule, 5, 9, 123, 77)
+    cpu.fill(host_view(want, "bfloat16"), draw)
     flat = storage.reshape(-1)
     origin = (view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]) // 2
     strides = tuple(s // 2 for s in view.strides)
-    cpu.fill(flat, origin, view.shape, strides, rule, "bfloat16", 5, 9, 123, 77, n)
+    cpu.fill(host_view(flat, "bfloat16", origin, view.shape, strides), draw)
     assert view.reshape(-1).tolist() == want.tolist()
     untouched = np.ones(storage.shape, bool)
     untouched[index] = False
     assert (storage[untouched] == 0xBEEF).all()
+
+
+@pytest.mark.parametrize("dtype", ["bool", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("index", [np.s_[:], np.s_[::-1, 1::2, :], np.s_[2:9, 0, ::-3]],
+                         ids=["contiguous", "3-d-negative", "2-d"])
+def test_fill_constant_writes_the_word_into_the_view_and_nothing_else(dtype, index):
+    word = np.dtype(f"u{np.dtype(STORAGE[dtype]).itemsize}")
+    storage = np.full((10, 12, 45), POISON.get(word.itemsize, 0x5A), word)
+    view = storage[index]
+    flat = storage.reshape(-1)
+    origin = (view.__array_interface__["data"][0] - flat.__array_interface__["data"][0])
+    strides = () if index == np.s_[:] else tuple(s // word.itemsize for s in view.strides)
+    shape = () if index == np.s_[:] else view.shape
+    bits = constant_bits(dtype, 0.7)
+    cpu.fill_constant(host_view(flat, dtype, origin // word.itemsize, shape, strides,
+                                view.size), bits)
+    assert (view == bits).all()
+    untouched = np.ones(storage.shape, bool)
+    untouched[index] = False
+    assert (storage[untouched] == POISON.get(word.itemsize, 0x5A)).all()
 
 
 # --- fill_runs ----------------------------------------------------------------------
@@ -213,10 +235,11 @@ def test_fill_runs_writes_each_run_what_its_own_fill_writes(dist, dtype, parts, 
         guard = 5
         raw = np.full(2 * guard + n * len(starts), POISON.get(word.itemsize, 0x5A), word)
         buf = raw[guard:-guard].view(STORAGE[dtype])
-        cpu.fill_runs(buf, np.array(starts, np.int64), rule, dtype, 5, 9, 2**64 - 7)
+        cpu.fill_runs(host_view(buf, dtype), Draw(rule, 5, 9, 2**64 - 7, 0),
+                      np.array(starts, np.int64))
         for r, start in enumerate(starts):
             alone = np.empty(n, STORAGE[dtype])
-            cpu.fill(alone, 0, (), (), rule, dtype, 5, 9, 2**64 - 7, start, n)
+            cpu.fill(host_view(alone, dtype), Draw(rule, 5, 9, 2**64 - 7, start))
             assert buf[r * n:(r + 1) * n].tobytes() == alone.tobytes()
         assert (raw[:guard] == raw[0]).all() and (raw[-guard:] == raw[0]).all()
 
@@ -225,20 +248,21 @@ def test_short_runs_compute_only_their_own_blocks(monkeypatch):
     """A run computes only the Philox blocks that hold its elements, not the whole
     chunk around them: runs of 100 out of every 4000 elements cost about what the
     same number of contiguous elements costs (the kernel counts every block it
-    computes through core.philox4x32 when run as Python)."""
+    computes through core.philox_words when run as Python)."""
     script = """
 import numpy as np
-from fastinit import core
-from fastinit.backends import cpu
+from fastinit import arrays, core
+from fastinit.backends import Draw, cpu
 from fastinit.distributions import Normal, rule_for
 calls = [0]
-philox = core.philox4x32
+philox = core.philox_words
 def counting(*args):
     calls[0] += 1
     return philox(*args)
-core.philox4x32 = counting
+core.philox_words = counting
 buf = np.empty(300)
-cpu.fill_runs(buf, np.arange(3) * 4000 + 7, rule_for(Normal(), "float64"), "float64", 1, 0, 0)
+cpu.fill_runs(arrays.view_of(buf), Draw(rule_for(Normal(), "float64"), 1, 0, 0, 0),
+              np.arange(3) * 4000 + 7)
 print(calls[0])
 """
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
@@ -278,6 +302,6 @@ def test_a_fill_below_the_parallel_size_runs_on_the_calling_thread_only(layout, 
     n = (2 * cpu.TASK_CHUNKS - 1) * cpu.CHUNK
     buf = np.empty(2 * n if layout == "strided" else n, np.float32)
     shape, strides = ((n,), (2,)) if layout == "strided" else ((), ())
-    cpu.fill(buf, 0, shape, strides, rule, "float32", 1, 0, 0, 0, n)
+    cpu.fill(host_view(buf, "float32", 0, shape, strides, n), Draw(rule, 1, 0, 0, 0))
     assert cpu._parts(2 * cpu.TASK_CHUNKS - 1) == 1
     assert cpu._parts(2 * cpu.TASK_CHUNKS) == 2

@@ -28,9 +28,10 @@ import pytest
 
 import fastinit
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import ENTRY
+from fastinit.backends import ENTRY, Draw, Table
 from fastinit.registry import FAMILY_RULES
 from fastinit.backends import cupy as cupy_backend
+from fastinit.backends.launch import grid, max_grid
 from fastinit.distributions import rule_for
 from fastinit.generator import numpy_dtype
 
@@ -136,7 +137,7 @@ def test_ptxas_assembles_every_kernel_without_spills(ptx):
 
 # --- the launcher driving the kernels, emulated on the host (no GPU needed) ----------------
 
-from conftest import HostAsDevice  # noqa: E402
+from conftest import HostAsDevice, host_view  # noqa: E402
 from test_kernels import host  # noqa: E402, F401  (the kernels built as C++: a fixture)
 from test_kernels import (POISON, many_first, many_layout, many_specs, many_table,  # noqa: E402
                           poisoned)
@@ -167,7 +168,7 @@ def emulated(host, monkeypatch):
 
 
 def _device_view(arr, dtype):
-    return arrays.device_view(HostAsDevice(arr.view(STORAGE[dtype])), dtype)
+    return arrays.view_of(HostAsDevice(arr.view(STORAGE[dtype])))._replace(dtype=dtype)
 
 
 def _poisoned(shape, dtype):
@@ -206,8 +207,8 @@ def _every_launch():
     for dist, dtype in CASES + [(Bernoulli(0.3), "float16"), (Bernoulli(0.3), "float64")]:
         rule = rule_for(dist, dtype)
         for view_of in (lambda a: a, _strided):
-            cupy_backend.fill(_device_view(view_of(_poisoned((9, 131), dtype)), dtype), rule,
-                              2**63 + 5, 7, 2**32 - 3, 77)
+            cupy_backend.fill(_device_view(view_of(_poisoned((9, 131), dtype)), dtype),
+                              Draw(rule, 2**63 + 5, 7, 2**32 - 3, 77))
     for dtype in ("bool", "float16", "float32", "float64"):
         for view_of in (lambda a: a, _strided):
             cupy_backend.fill_constant(_device_view(view_of(_poisoned((9, 131), dtype)), dtype),
@@ -215,7 +216,8 @@ def _every_launch():
     for dtype in FAMILY_RULES:
         specs = many_specs(dtype, sizes=(1, 7, 0, 9))
         offsets, _ = many_layout(specs)
-        cupy_backend.fill_many(0, 0, dtype, many_table(0x7F0000000000, dtype, specs, offsets))
+        cupy_backend.fill_many(Table(many_table(0x7F0000000000, dtype, specs, offsets), dtype,
+                                     0, 0))
 
 
 def test_launch_arguments_match_the_kernels_parameters(recorded, ptx):
@@ -252,8 +254,9 @@ def test_launch_arguments_pass_cupys_own_conversion(recorded):
 
 
 def test_the_grid_reads_device_attributes_that_cupy_has(monkeypatch):
-    """The grid size reads two attributes through CuPy's runtime module, by its own
-    constant names (only the call that needs a GPU is replaced)."""
+    """The grid size (``launch.grid``, up to ``launch.max_grid``) reads two attributes
+    through CuPy's runtime module, by its own constant names (only the call that needs a
+    GPU is replaced)."""
     from cupy.cuda import runtime
 
     values = {runtime.cudaDevAttrMultiProcessorCount: 132,
@@ -261,8 +264,9 @@ def test_the_grid_reads_device_attributes_that_cupy_has(monkeypatch):
     monkeypatch.setattr(runtime, "deviceGetAttribute", lambda code, device: values[code])
     cupy_backend._max_grid.cache_clear()
     try:
-        assert cupy_backend._grid(5, 10**9) == 132 * cupy_backend.WAVES * (1536 // 256)
-        assert cupy_backend._grid(5, 1000) == 4
+        cap = cupy_backend._max_grid(5)
+        assert cap == max_grid(132, 1536, cupy_backend.WAVES) == 8 * 132 * (1536 // 256)
+        assert grid(10**9, cap) == cap and grid(1000, cap) == 4
     finally:
         cupy_backend._max_grid.cache_clear()
 
@@ -329,10 +333,10 @@ def test_launches_write_the_cpu_backends_values(dist, dtype, view_of, emulated):
     rule = rule_for(dist, dtype)
     base = _poisoned((9, 131), dtype)
     target = view_of(base)
-    cupy_backend.fill(_device_view(target, dtype), rule, 2**63 + 5, 7, 2**32 - 3, 77)
+    draw = Draw(rule, 2**63 + 5, 7, 2**32 - 3, 77)
+    cupy_backend.fill(_device_view(target, dtype), draw)
     expected = np.empty(target.shape, STORAGE[dtype])
-    cpu.fill(expected.reshape(-1), 0, (), (), rule, dtype, 2**63 + 5, 7, 2**32 - 3, 77,
-             expected.size)
+    cpu.fill(host_view(expected.reshape(-1), dtype), draw)
     assert target.tobytes() == expected.tobytes()
     assert _untouched(base, view_of)
     assert emulated == [cupy_backend.fill_name(rule.name, dtype, view_of is _strided)]
@@ -358,9 +362,10 @@ def test_many_launches_write_the_cpu_backends_values(dtype, emulated):
     specs = many_specs(dtype, sizes=(1, 2, 3, 7, 0, 9, 17, 5, 33, 8, 4))
     offsets, length = many_layout(specs)
     expected = poisoned(length, STORAGE[dtype])
-    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    cpu.fill_many(Table(many_table(expected.ctypes.data, dtype, specs, offsets), dtype, None, 0))
     actual = poisoned(length, STORAGE[dtype])
-    cupy_backend.fill_many(0, 0, dtype, many_table(actual.ctypes.data, dtype, specs, offsets))
+    cupy_backend.fill_many(Table(many_table(actual.ctypes.data, dtype, specs, offsets), dtype,
+                                 0, 0))
     assert actual.tobytes() == expected.tobytes()
     written = np.zeros(length, bool)
     for offset, spec in zip(offsets, specs):
@@ -382,8 +387,8 @@ def test_many_work_items_are_the_kernels():
 
 
 def test_fill_many_of_nothing_launches_nothing(emulated):
-    cupy_backend.fill_many(0, 0, "float32", np.zeros(0, ENTRY))
-    cupy_backend.fill_many(0, 0, "bfloat16", np.zeros(3, ENTRY))
+    cupy_backend.fill_many(Table(np.zeros(0, ENTRY), "float32", 0, 0))
+    cupy_backend.fill_many(Table(np.zeros(3, ENTRY), "bfloat16", 0, 0))
     assert emulated == []
 
 
@@ -443,13 +448,13 @@ def test_fill_many_on_device_memory_equals_the_cpu_backend(dtype):
          "block0": 2**64 - 3, "stream": 2**40 + k} for k, fill in enumerate(fills)]
     offsets, length = many_layout(specs)
     expected = poisoned(length, STORAGE[dtype])
-    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
-    for stream in (cupy.cuda.Stream.null, cupy.cuda.Stream(non_blocking=True)):
+    cpu.fill_many(Table(many_table(expected.ctypes.data, dtype, specs, offsets), dtype, None, 0))
+    for cuda_stream in (cupy.cuda.Stream.null, cupy.cuda.Stream(non_blocking=True)):
         out = cupy.asarray(poisoned(length, STORAGE[dtype]))  # 256-byte aligned: shifts hold
-        cupy_backend.fill_many(out.device.id, stream.ptr, dtype,
-                               many_table(out.data.ptr, dtype, specs, offsets))
-        stream.synchronize()
-        assert cupy.asnumpy(out).tobytes() == expected.tobytes(), f"stream {stream.ptr}"
+        cupy_backend.fill_many(Table(many_table(out.data.ptr, dtype, specs, offsets), dtype,
+                                     out.device.id, cuda_stream.ptr))
+        cuda_stream.synchronize()
+        assert cupy.asnumpy(out).tobytes() == expected.tobytes(), f"stream {cuda_stream.ptr}"
 
 
 @gpu
@@ -529,8 +534,9 @@ def test_fills_go_on_the_current_stream_without_allocating(monkeypatch):
     seen = []
     launch = cupy_backend._launch
     monkeypatch.setattr(cupy_backend, "_launch",
-                        lambda device, stream, *args, **kwargs: (
-                            seen.append(stream), launch(device, stream, *args, **kwargs)))
+                        lambda device, cuda_stream, *args, **kwargs: (
+                            seen.append(cuda_stream), launch(device, cuda_stream, *args,
+                                                             **kwargs)))
     out = torch.empty(1 << 20, device="cuda")
     fastinit.normal_(out, seed=0, backend="cupy")  # compiles, warms up
     torch.cuda.synchronize()
@@ -631,14 +637,14 @@ _SANITIZED = textwrap.dedent("""
             t = torch.empty(shape, dtype=getattr(torch, dtype), device="cuda")
             fastinit.Generator(1).fill(view(t), dist, start=5, numel=10**6, backend="cupy")
             fastinit.constant_(view(t), 1.0)
-    from fastinit.backends import cupy as cupy_backend
+    from fastinit.backends import Table, cupy as cupy_backend
     from test_kernels import many_layout, many_specs, many_table
     for dtype in ("float16", "bfloat16", "float32", "float64"):
         specs = many_specs(dtype)
         offsets, length = many_layout(specs)
         t = torch.empty(length, dtype=getattr(torch, dtype), device="cuda")
-        cupy_backend.fill_many(0, torch.cuda.current_stream().cuda_stream, dtype,
-                               many_table(t.data_ptr(), dtype, specs, offsets))
+        cupy_backend.fill_many(Table(many_table(t.data_ptr(), dtype, specs, offsets), dtype, 0,
+                                     torch.cuda.current_stream().cuda_stream))
     torch.cuda.synchronize()
 """)
 

@@ -18,7 +18,7 @@ and the launch size reads device attributes numba-cuda's ``Device`` has (these t
 skip only when this process itself runs under ``NUMBA_ENABLE_CUDASIM=1``).
 
 With a GPU (numba-cuda and a device): the ``fill(view, ...)`` path on device memory,
-strided views, streams, launch-shape independence and bit-identity with the CPU
+strided views, CUDA streams, launch-shape independence and bit-identity with the CPU
 backend; those tests skip cleanly here.
 """
 
@@ -35,7 +35,9 @@ import numpy as np
 import pytest
 
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
-from fastinit.backends import DeviceView, ENTRY, STORAGE, cpu, numba_cuda
+from conftest import host_view, view_at
+from fastinit.backends import ENTRY, STORAGE, Draw, Table, cpu, numba_cuda
+from fastinit.backends.launch import max_grid
 from fastinit.registry import FAMILY_RULES, STORES
 from fastinit.distributions import rule_for
 from test_kernels import MANY_FILLS, many_layout, many_specs, many_table
@@ -152,20 +154,9 @@ def _words(buf):
     return buf.view(f"u{buf.dtype.itemsize}")
 
 
-def _device_view(ptr, itemsize, dtype, origin, shape, strides, n, device=0, stream=0):
-    """A DeviceView of ``n`` elements, element 0 at ``origin`` items past ``ptr``."""
-    if shape:
-        low = sum(min(0, (d - 1) * s) for d, s in zip(shape, strides))
-        high = sum(max(0, (d - 1) * s) for d, s in zip(shape, strides))
-    else:
-        low, high = 0, n - 1
-    return DeviceView(ptr=ptr + origin * itemsize, dtype=dtype, size=n, shape=tuple(shape),
-                      strides=tuple(strides), low=low, high=high, device=device, stream=stream)
-
-
 def _view(buf, dtype, origin, shape, strides, n):
-    """A DeviceView of host memory: the simulator's device memory is the host's."""
-    return _device_view(buf.ctypes.data, buf.dtype.itemsize, dtype, origin, shape, strides, n)
+    """A View of host memory on device 0: the simulator's device memory is the host's."""
+    return view_at(buf.ctypes.data + origin * buf.itemsize, dtype, n, shape, strides, device=0)
 
 
 # --- the simulator run -------------------------------------------------------------
@@ -178,6 +169,7 @@ from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform
 from fastinit.backends import numba_cuda as nc
 from fastinit.distributions import rule_for
 sys.path.insert(0, {tests!r})
+from fastinit.backends import Draw, Table
 from test_backends_numba_cuda import (CASES, JOBS, MANY_JOBS, SEED, STREAM, _many, _poisoned,
                                       _view, _words, many_table)
 
@@ -190,16 +182,15 @@ for job in JOBS:
     buf = _poisoned(job["buflen"], dtype)
     nc._launch_shape = (default_launch if job["launch"] is None
                         else lambda items, shape=tuple(job["launch"]): shape)
-    args = (job["origin"], tuple(job["shape"]), tuple(job["strides"]))
-    view = _view(buf, dtype, *args, job["n"])
+    view = _view(buf, dtype, job["origin"], job["shape"], job["strides"], job["n"])
+    draw = Draw(rule_for(dist, dtype), SEED, STREAM, job["block0"], job["start"])
     if job["kind"] == "array":
-        nc.fill_array(buf, *args, rule_for(dist, dtype), dtype, SEED, STREAM, job["block0"],
-                      job["start"], job["n"])
+        nc.fill_array(buf, job["origin"], view, draw)
     elif job["kind"] == "view":
-        nc.fill(view, rule_for(dist, dtype), SEED, STREAM, job["block0"], job["start"])
+        nc.fill(view, draw)
     elif job["kind"] == "constant_array":
         words = _words(buf)
-        nc.fill_constant_array(words, *args, words.dtype.type(job["bits"]), job["n"])
+        nc.fill_constant_array(words, job["origin"], view, words.dtype.type(job["bits"]))
     else:
         nc.fill_constant(view, job["bits"])
     outputs.append(buf.tobytes().hex())
@@ -210,7 +201,8 @@ for job in MANY_JOBS:
     buf = _poisoned(length, job["dtype"])
     nc._launch_shape = (default_launch if job["launch"] is None
                         else lambda items, shape=tuple(job["launch"]): shape)
-    nc.fill_many(0, 0, job["dtype"], many_table(buf.ctypes.data, job["dtype"], specs, offsets))
+    nc.fill_many(Table(many_table(buf.ctypes.data, job["dtype"], specs, offsets), job["dtype"],
+                       0, 0))
     many.append(buf.tobytes().hex())
 result["many"] = many
 json.dump(result, sys.stdout)
@@ -233,8 +225,8 @@ def _expected(job):
     buf = _poisoned(job["buflen"], dtype)
     shape, strides = tuple(job["shape"]), tuple(job["strides"])
     if job["kind"] in ("array", "view"):
-        cpu.fill(buf, job["origin"], shape, strides, rule_for(dist, dtype), dtype, SEED, STREAM,
-                 job["block0"], job["start"], job["n"])
+        cpu.fill(host_view(buf, dtype, job["origin"], shape, strides, job["n"]),
+                 Draw(rule_for(dist, dtype), SEED, STREAM, job["block0"], job["start"]))
     else:
         words = _words(buf)
         words[job["origin"] + _offsets(shape, strides, job["n"])] = words.dtype.type(job["bits"])
@@ -301,7 +293,7 @@ def test_fill_many_writes_what_the_cpu_backend_writes(simulated, dtype):
     nothing in the poisoned guards around the rows."""
     specs, offsets, length = _many(dtype)
     expected = _poisoned(length, dtype)
-    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    cpu.fill_many(Table(many_table(expected.ctypes.data, dtype, specs, offsets), dtype, None, 0))
     written = np.zeros(length, bool)
     for offset, spec in zip(offsets, specs):
         written[offset:offset + spec["n"]] = True
@@ -315,8 +307,8 @@ def test_fill_many_writes_what_the_cpu_backend_writes(simulated, dtype):
 
 def test_fill_many_of_empty_rows_launches_nothing(monkeypatch):
     monkeypatch.setattr(numba_cuda, "_launch", lambda *args: pytest.fail("launched"))
-    numba_cuda.fill_many(0, 0, "float16", np.zeros(0, ENTRY))
-    numba_cuda.fill_many(0, 0, "float16", np.zeros(5, ENTRY))
+    numba_cuda.fill_many(Table(np.zeros(0, ENTRY), "float16", 0, 0))
+    numba_cuda.fill_many(Table(np.zeros(5, ENTRY), "float16", 0, 0))
 
 
 def test_available_answers_without_the_simulator():
@@ -378,7 +370,7 @@ def test_the_launch_size_reads_device_attributes_that_numba_cuda_has(monkeypatch
     device.id = 7
     monkeypatch.setattr(numba_cuda.cuda, "get_current_device", lambda: device)
     monkeypatch.setattr(numba_cuda, "_MAX_GRID", {})
-    assert numba_cuda._max_grid() == numba_cuda.WAVES * 132 * (2048 // numba_cuda.THREADS)
+    assert numba_cuda._max_grid() == max_grid(132, 2048, numba_cuda.WAVES) == 4 * 132 * 8
 
 
 def _cuda_uses():
@@ -563,11 +555,10 @@ def _device_buffer(cuda, buflen, dtype):
     return cuda.to_device(_poisoned(buflen, dtype))
 
 
-def _gpu_view(cuda, dev, dtype, origin, shape, strides, n, stream=0):
-    """A DeviceView of the device array ``dev`` (on the current device)."""
-    return _device_view(dev.__cuda_array_interface__["data"][0], dev.dtype.itemsize, dtype,
-                        origin, shape, strides, n, device=cuda.get_current_device().id,
-                        stream=stream)
+def _gpu_view(cuda, dev, dtype, origin, shape, strides, n, cuda_stream=0):
+    """A View of the device array ``dev`` (on the current device)."""
+    return view_at(dev.__cuda_array_interface__["data"][0] + origin * dev.dtype.itemsize, dtype,
+                   n, shape, strides, cuda.get_current_device().id, cuda_stream)
 
 
 def _compare(got, want, dist, dtype, what):
@@ -588,12 +579,11 @@ def test_gpu_fill_equals_cpu(gpu, case):
     n = (1 << 20) + 37
     buflen, origin = n + 2 * GUARD, GUARD
     dev = _device_buffer(gpu, buflen, dtype)
-    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, (), (), n), rule_for(dist, dtype), SEED,
-                    STREAM, 2**64 - 3, 2**32 + 11)
+    draw = Draw(rule_for(dist, dtype), SEED, STREAM, 2**64 - 3, 2**32 + 11)
+    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, (), (), n), draw)
     got = dev.copy_to_host()
     want = _poisoned(buflen, dtype)
-    cpu.fill(want, origin, (), (), rule_for(dist, dtype), dtype, SEED, STREAM, 2**64 - 3,
-             2**32 + 11, n)
+    cpu.fill(host_view(want, dtype, origin, n=n), draw)
     assert (got[:GUARD].view(np.uint8) == POISON).all()
     assert (got[-GUARD:].view(np.uint8) == POISON).all()
     _compare(got, want, dist, dtype, f"{dist} {dtype}")
@@ -606,12 +596,11 @@ def test_gpu_strided_view_equals_cpu(gpu, case):
     shape, strides = (rows, cols), (-3 * cols, 3)
     buflen, origin = rows * 3 * cols + 2 * GUARD, GUARD + (rows - 1) * 3 * cols
     dev = _device_buffer(gpu, buflen, dtype)
-    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, shape, strides, rows * cols),
-                    rule_for(dist, dtype), SEED, STREAM, 5, 77)
+    draw = Draw(rule_for(dist, dtype), SEED, STREAM, 5, 77)
+    numba_cuda.fill(_gpu_view(gpu, dev, dtype, origin, shape, strides, rows * cols), draw)
     got = dev.copy_to_host()
     want = _poisoned(buflen, dtype)
-    cpu.fill(want, origin, shape, strides, rule_for(dist, dtype), dtype, SEED, STREAM, 5, 77,
-             rows * cols)
+    cpu.fill(host_view(want, dtype, origin, shape, strides, rows * cols), draw)
     written = np.zeros(buflen, bool)
     written[origin + _offsets(shape, strides, rows * cols)] = True
     assert (got[~written].view(np.uint8) == POISON).all()
@@ -626,51 +615,52 @@ def test_gpu_launch_shape_never_changes_a_value(gpu, monkeypatch):
         if shape is not None:
             monkeypatch.setattr(numba_cuda, "_launch_shape", lambda items, s=shape: s)
         dev = _device_buffer(gpu, n, dtype)
-        numba_cuda.fill(_gpu_view(gpu, dev, dtype, 0, (), (), n), rule_for(dist, dtype), SEED,
-                        STREAM, 0, 3)
+        numba_cuda.fill(_gpu_view(gpu, dev, dtype, 0, (), (), n),
+                        Draw(rule_for(dist, dtype), SEED, STREAM, 0, 3))
         results.append(dev.copy_to_host().tobytes())
     assert len(set(results)) == 1
 
 
-def _stream_handle(stream):
-    handle = stream.handle
+def _stream_handle(cuda_stream):
+    handle = cuda_stream.handle
     return int(handle.value if hasattr(handle, "value") else handle)
 
 
-def test_gpu_fill_on_a_stream(gpu):
+def test_gpu_fill_on_a_cuda_stream(gpu):
     dist, dtype = Uniform(-1, 2), "bfloat16"
     n = 1 << 18
-    stream = gpu.stream()
+    cuda_stream = gpu.stream()
     dev = _device_buffer(gpu, n, dtype)
-    view = _gpu_view(gpu, dev, dtype, 0, (), (), n, stream=_stream_handle(stream))
-    numba_cuda.fill(view, rule_for(dist, dtype), SEED, STREAM, 0, 0)
-    stream.synchronize()
+    view = _gpu_view(gpu, dev, dtype, 0, (), (), n, cuda_stream=_stream_handle(cuda_stream))
+    draw = Draw(rule_for(dist, dtype), SEED, STREAM, 0, 0)
+    numba_cuda.fill(view, draw)
+    cuda_stream.synchronize()
     want = _poisoned(n, dtype)
-    cpu.fill(want, 0, (), (), rule_for(dist, dtype), dtype, SEED, STREAM, 0, 0, n)
-    _compare(dev.copy_to_host(), want, dist, dtype, "on a stream")
+    cpu.fill(host_view(want, dtype), draw)
+    _compare(dev.copy_to_host(), want, dist, dtype, "on a CUDA stream")
 
 
 @pytest.mark.parametrize("dtype", FAMILY_RULES)
 def test_gpu_fill_many_equals_cpu(gpu, dtype):
     """On device memory: the simulator's table and a row of each family of 2**20 + 37
-    elements past 2**32, on the default stream and on a stream of its own."""
+    elements past 2**32, on the default CUDA stream and on one of its own."""
     specs = many_specs(dtype, sizes=MANY_SIZES) + [
         {"start": 2**32 + 11, "shift": 1, "fill": fill, "n": (1 << 20) + 37,
          "block0": 2**64 - 3, "stream": STREAM + 1000 + k}
         for k, fill in enumerate(MANY_FILLS[:4])]  # uniform, normal, truncnorm, constant
     offsets, length = many_layout(specs)
     want = _poisoned(length, dtype)
-    cpu.fill_many(dtype, many_table(want.ctypes.data, dtype, specs, offsets))
+    cpu.fill_many(Table(many_table(want.ctypes.data, dtype, specs, offsets), dtype, None, 0))
     side = gpu.stream()
-    for stream in (0, _stream_handle(side)):
+    for cuda_stream in (0, _stream_handle(side)):
         dev = _device_buffer(gpu, length, dtype)
-        table = many_table(dev.__cuda_array_interface__["data"][0], dtype, specs, offsets)
-        numba_cuda.fill_many(gpu.get_current_device().id, stream, dtype, table)
+        rows = many_table(dev.__cuda_array_interface__["data"][0], dtype, specs, offsets)
+        numba_cuda.fill_many(Table(rows, dtype, gpu.get_current_device().id, cuda_stream))
         gpu.synchronize()
         got = dev.copy_to_host()
         differ = [r for r, (o, spec) in enumerate(zip(offsets, specs))
                   if got[o:o + spec["n"]].tobytes() != want[o:o + spec["n"]].tobytes()]
-        assert not differ and got.tobytes() == want.tobytes(), (stream, differ[:10])
+        assert not differ and got.tobytes() == want.tobytes(), (cuda_stream, differ[:10])
 
 
 @pytest.mark.parametrize("dtype, bits", [("float32", 0x3F000000), ("bfloat16", 0xBF80),

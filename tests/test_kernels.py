@@ -43,11 +43,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import load_kat
+from conftest import host_view, load_kat
 from fastinit import Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform, core
 from fastinit._constants import cuda_header
 from fastinit.arrays import constant_bits
-from fastinit.backends import ENTRY, STORAGE, cpu
+from fastinit.backends import ENTRY, STORAGE, Draw, Table, cpu
 from fastinit.registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, cuda_rules
 from fastinit.distributions import rule_for
 
@@ -109,7 +109,7 @@ SIGNATURES = {  # tests/kernels_host.cpp's entry points
     "fastinit_fill_constant": [_INT, _P, _N, _U64, _P, _P, _INT, _UINT, _UINT],
     "fastinit_fill_many": [ctypes.c_char_p, _P, _P, _INT, _N, _UINT, _UINT],
     "fastinit_launch": [ctypes.c_char_p, _UINT, _UINT, _P],
-    "fastinit_philox4x32": [_P, _P, _INT, _P],
+    "fastinit_philox_words": [_P, _P, _INT, _P],
     "fastinit_log32": [_P, _P, _N],
     "fastinit_log64": [_P, _P, _N],
     "fastinit_sincos_turn24": [_P, _P, _P, _N],
@@ -232,7 +232,7 @@ def check_fill(host, dist, dtype, *, n, start=0, shift=0, seed=SEED, stream=STRE
     Returns the kernel's n values."""
     rule, storage, origin = rule_for(dist, dtype), STORAGE[dtype], GUARD + shift
     expected = poisoned(origin + n + GUARD, storage)
-    cpu.fill(expected, origin, (), (), rule, dtype, seed, stream, block0, start, n)
+    cpu.fill(host_view(expected, dtype, origin, n=n), Draw(rule, seed, stream, block0, start))
     actual = poisoned(origin + n + GUARD, storage)
     host.fill(rule, STORE[dtype], actual, origin, seed=seed, stream=stream, block0=block0,
               start=start, n=n, grid=grid, block=block)
@@ -327,8 +327,8 @@ def test_strided_destinations(host, make_view):
         rule, storage = rule_for(dist, dtype), STORAGE[dtype]
         for start in (0, 3):
             expected = poisoned(720, storage)
-            cpu.fill(expected, origin, shape, strides, rule, dtype, SEED, STREAM, BLOCK0, start,
-                     offsets.size)
+            cpu.fill(host_view(expected, dtype, origin, shape, strides, offsets.size),
+                     Draw(rule, SEED, STREAM, BLOCK0, start))
             actual = poisoned(720, storage)
             host.fill(rule, STORE[dtype], actual, origin, seed=SEED, stream=STREAM,
                       block0=BLOCK0, start=start, n=offsets.size, layout=(shape, strides))
@@ -449,7 +449,7 @@ def check_fill_many(host, dtype, specs, grid=3, block=7):
     offsets, length = many_layout(specs)
     storage = STORAGE[dtype]
     expected = poisoned(length, storage)
-    cpu.fill_many(dtype, many_table(expected.ctypes.data, dtype, specs, offsets))
+    cpu.fill_many(Table(many_table(expected.ctypes.data, dtype, specs, offsets), dtype, None, 0))
     actual = poisoned(length, storage)
     table = many_table(actual.ctypes.data, dtype, specs, offsets)
     host.fill_many(dtype, table, many_first(dtype, table), grid=grid, block=block)
@@ -494,8 +494,8 @@ def test_fill_many_of_empty_tables_writes_nothing(host):
 @pytest.mark.parametrize("rounds, counter, key, expected", load_kat())
 def test_philox_known_answers(host, rounds, counter, key, expected):
     out = np.zeros(4, np.uint32)
-    host.lib.fastinit_philox4x32(np.array(counter, np.uint32).ctypes.data,
-                                 np.array(key, np.uint32).ctypes.data, rounds, out.ctypes.data)
+    host.lib.fastinit_philox_words(np.array(counter, np.uint32).ctypes.data,
+                                   np.array(key, np.uint32).ctypes.data, rounds, out.ctypes.data)
     assert out.tolist() == expected
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import fastinit
-from fastinit.backends import cpu
+from conftest import host_view
+from fastinit.backends import Draw, cpu
 from fastinit.distributions import (
     Bernoulli,
     Integers,
@@ -197,7 +198,7 @@ def test_generator_equals_reference(dist, dtype):
 
 def _backend(rule, dtype, n, seed, stream, block0, start):
     buf = np.empty(n, STORAGE.get(dtype, NUMPY[dtype]))
-    cpu.fill(buf, 0, (), (), rule, dtype, seed, stream, block0, start, n)
+    cpu.fill(host_view(buf, dtype), Draw(rule, seed, stream, block0, start))
     return buf.view(NUMPY[dtype])
 
 

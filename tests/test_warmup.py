@@ -11,7 +11,7 @@ import pytest
 
 import fastinit
 from fastinit import warmup
-from fastinit.backends import ENTRY, cpu
+from fastinit.backends import ENTRY, Table, cpu
 from fastinit.registry import FAMILIES
 from fastinit.generator import numpy_dtype
 
@@ -97,7 +97,7 @@ def test_warmup_compiles_exactly_what_fills_use(dtype):
         row = np.zeros(1, ENTRY)
         row["ptr"], row["n"], row["family"] = out.ctypes.data, 10, FAMILIES.index("normal")
         row["params"][0, :2] = (0.0, 1.0)
-        cpu.fill_many("float32", row)
+        cpu.fill_many(Table(row, "float32", None, 0))
         assert out.any()
     assert set(cpu._kernel.overloads) == compiled
 

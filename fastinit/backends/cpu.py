@@ -21,11 +21,15 @@ numpy copies into the view, so no layout needs a kernel of its own. The kernel
 releases the GIL, and a plain thread pool runs its runs in parallel: Numba's
 ``parallel=True`` passes, which tripled compile times, are not needed. ``warmup``
 compiles every specialization ahead of use.
+
+Besides ``backends.Backend`` (whose views and tables here hold host addresses),
+``fill_runs`` writes the runs of one draw that make a sub-box of a tensor in one pass.
 """
 
 import concurrent.futures
 import functools
 import os
+import struct
 import threading
 from collections import namedtuple
 
@@ -39,7 +43,7 @@ from .._bits import DEVICE, device
 from .._constants import PHILOX_ROUNDS
 from .._sources import DIGEST
 from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORE_WORDS, STORES
-from . import ENTRY, run_table, word_type
+from . import ENTRY, STORAGE, run_table, word_type
 from .rules import CONVERT, RULES, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
@@ -185,7 +189,7 @@ def _build(digest):
         array), whose chunks lie end to end: row ``e`` holds global chunks
         [first[e], first[e + 1]), its own chunks from ``start // CHUNK`` on. Every row
         follows the rule of ``proto``'s type with its own parameters. ``scratch`` is
-        ``_scratch(proto, store)``."""
+        ``_new_scratch(proto, store)``."""
         digest  # noqa: B018 -- a cell of the closure, hence part of the cache key
         epb = _elements_per_block(proto)
         w0, w1, w2, w3, vals, words = scratch
@@ -209,7 +213,7 @@ def _build(digest):
                 b0 = block0 + np.uint64(chunk0 // epb + first_block)
                 for j in range(blocks):
                     bj = b0 + np.uint64(j)
-                    w0[j], w1[j], w2[j], w3[j] = core.philox4x32(
+                    w0[j], w1[j], w2[j], w3[j] = core.philox_words(
                         bj & _MASK32, bj >> _SHIFT32, s0, s1, k0, k1, PHILOX_ROUNDS)
                 rejected = False  # for all rules but the bounded integers, a constant:
                 for j in range(blocks):  # the retry loop below then compiles to nothing
@@ -245,26 +249,40 @@ def _compiled(table, first, proto, store, scratch):
     return entry
 
 
+# A one-row table's leading fields (ptr, n, start, seed, stream, block0), written in one
+# call (0.1 us): a numpy record assignment took 0.6 us, a quarter of this module's share
+# of a 64-element fill.
+_HEAD = struct.Struct("<" + "".join({np.dtype("<u8"): "Q", np.dtype("<i8"): "q"}[ENTRY[name]]
+                                    for name in ENTRY.names[:6]))
+
+
 class _ThreadState(threading.local):
-    """What a thread reuses from one fill to the next: a one-row table and its chunk
-    starts for single destinations, and the kernel's scratch per (rule, format)."""
+    """What a thread reuses from one fill to the next: for single destinations a one-row
+    table (its bytes, and the rule whose parameters it holds, with their record) and its
+    chunk starts, and per (rule, format) the kernel and its scratch."""
 
     def __init__(self):
         self.row = np.zeros(1, ENTRY)
+        self.row_bytes = self.row.view(np.uint8).data
+        self.rule = self.proto = None
         self.first = np.zeros(2, np.int64)
-        self.scratch = {}
+        self.prepared = {}
 
 
 _state = _ThreadState()
 
 
-def _scratch(proto, store):
-    """This thread's ``_new_scratch(proto, store)``, allocated on its first use."""
+def _prepared(table, first, proto, store):
+    """``(kernel, scratch)`` for these arguments' types: ``_compiled``'s specialization
+    and this thread's ``_new_scratch(proto, store)``, looked up together (a fill's
+    fixed cost), made on this thread's first use."""
     key = (type(proto), type(store))
-    scratch = _state.scratch.get(key)
-    if scratch is None:
-        scratch = _state.scratch[key] = _new_scratch(proto, store)
-    return scratch
+    prepared = _state.prepared.get(key)
+    if prepared is None:
+        scratch = _new_scratch(proto, store)
+        prepared = _state.prepared[key] = (_compiled(table, first, proto, store, scratch),
+                                           scratch)
+    return prepared
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -332,8 +350,7 @@ def _run(table, first, proto, store, parallel=True, total=None):
     all are written."""
     total = int(first[-1]) if total is None else total
     parts = _parts(total) if parallel else 1
-    scratch = _scratch(proto, store)
-    kernel = _compiled(table, first, proto, store, scratch)
+    kernel, scratch = _prepared(table, first, proto, store)
     if parts == 1:
         kernel(table, first, proto, store, 0, total, scratch)
         return
@@ -341,7 +358,7 @@ def _run(table, first, proto, store, parallel=True, total=None):
     runs = iter(range(parts))  # shared: each thread takes the next run left
 
     def work():
-        scratch = _scratch(proto, store)
+        _, scratch = _prepared(table, first, proto, store)
         for k in runs:
             kernel(table, first, proto, store, bounds[k], bounds[k + 1], scratch)
 
@@ -355,30 +372,35 @@ def _rule_args(rule):
     return params, RULES[rule.name].from_row(params)
 
 
-def fill_at(ptr, n, rule, dtype, seed, stream, block0, start, parallel=True):
-    """Write elements [start, start + n) of the stream into the ``n`` contiguous
+def available():
+    """``backends.Backend.available``: host memory can always be filled."""
+    return True, ""
+
+
+def _fill_at(ptr, n, dtype, draw, parallel):
+    """Write elements [draw.start, draw.start + n) of the draw into the ``n`` contiguous
     storage words of ``dtype`` at address ``ptr`` (on this thread only unless
     ``parallel``)."""
-    params, proto = _rule_args(rule)
-    row, first = _state.row, _state.first
-    row[0] = (ptr, n, start, seed, stream, block0, 0, params, 0)
-    first[1] = chunks = _chunk_count(start, n)
-    _run(row, first, proto, STORE_MARKERS[dtype], parallel, chunks)
+    rule, seed, stream, block0, start = draw
+    state = _state
+    if rule is not state.rule:  # the last fill's rule (rule_for caches them): kept as is
+        params, state.proto = _rule_args(rule)
+        state.row["params"][0] = params
+        state.rule = rule
+    _HEAD.pack_into(state.row_bytes, 0, ptr, n, start, seed, stream, block0)
+    state.first[1] = chunks = _chunk_count(start, n)
+    _run(state.row, state.first, state.proto, STORE_MARKERS[dtype], parallel, chunks)
 
 
-def fill_runs(buf, starts, rule, dtype, seed, stream, block0, parallel=True):
-    """Write ``len(starts)`` runs of the stream into the contiguous ``buf``, end to end:
-    run ``r``, ``buf[r * m:(r + 1) * m]`` with ``m = buf.size // len(starts)``, gets
-    elements [starts[r], starts[r] + m). One pass of the kernel over every run (the
-    runs split over the threads), whatever their number and length."""
-    params, proto = _rule_args(rule)
-    table = run_table(_address(buf), buf.itemsize, starts, buf.size // len(starts), seed,
-                      stream, block0, params)
-    _run(table, _chunk_starts(table), proto, STORE_MARKERS[dtype], parallel)
-
-
-def _address(array):
-    return array.__array_interface__["data"][0]
+def _host_array(view, dtype):
+    """The view's elements as a numpy array of ``dtype`` (its storage or word type): 1-D
+    when the view is contiguous, else of its shape and strides."""
+    itemsize = np.dtype(dtype).itemsize
+    span = array_at(view.ptr + view.low * itemsize, view.high - view.low + 1, dtype)
+    if not view.shape:
+        return span
+    return np.lib.stride_tricks.as_strided(span[-view.low:], view.shape,
+                                           tuple(s * itemsize for s in view.strides))
 
 
 def _fill_view(view, slab, draw, start):
@@ -398,34 +420,27 @@ def _fill_view(view, slab, draw, start):
         part[...] = piece.reshape(part.shape)
 
 
-def fill(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n):
-    """Write elements [start, start + n) of the stream into ``buf``.
-
-    ``buf`` is a 1-D contiguous view of the storage (16-bit floats as uint16 bits,
-    bool as uint8); element ``start + i`` goes to ``buf[origin + offset(i)]``, where
-    offset(i) is ``i`` when ``shape`` is empty, else the strided offset of logical
-    C-order index ``i`` in an array of ``shape`` and element ``strides``.
-    """
-    if n == 0:
+def fill(view, draw):
+    """``backends.Backend.fill``: a contiguous view in one pass of the kernel over its
+    chunks; a strided one in slabs drawn contiguously and copied into its pieces."""
+    if view.size == 0:
         return
-    if len(shape) == 0:
-        fill_at(_address(buf) + origin * buf.itemsize, n, rule, dtype, seed, stream, block0,
-                start)
+    if not view.shape:
+        _fill_at(view.ptr, view.size, view.dtype, draw, True)
         return
 
-    def draw(out, first):  # on one thread: the view's pieces are split over threads
-        fill_at(_address(out), out.size, rule, dtype, seed, stream, block0, first,
-                parallel=False)
+    def draw_slab(out, first):  # on one thread: the view's pieces are split over threads
+        _fill_at(out.ctypes.data, out.size, view.dtype, draw._replace(start=first), False)
 
-    view = np.lib.stride_tricks.as_strided(buf[origin:], shape,
-                                           tuple(s * buf.itemsize for s in strides))
-    pieces = _pieces(view, start, _parts(_chunk_count(start, n)))
+    storage = STORAGE[view.dtype]
+    pieces = _pieces(_host_array(view, storage), draw.start,
+                     _parts(_chunk_count(draw.start, view.size)))
     todo = iter(pieces)  # shared: each thread takes the next piece left
 
     def work():
-        slab = np.empty(min(n, SLAB), buf.dtype)
+        slab = np.empty(min(view.size, SLAB), storage)
         for piece, first in todo:
-            _fill_view(piece, slab, draw, first)
+            _fill_view(piece, slab, draw_slab, first)
 
     _on_threads(min(get_num_threads(), len(pieces)), work)
 
@@ -444,23 +459,41 @@ def _pieces(view, start, count):
     return [(view[bounds[k]:bounds[k + 1]], start + bounds[k] * row) for k in range(parts)]
 
 
+def fill_constant(view, bits):
+    """``backends.Backend.fill_constant``: a numpy store of the word into the view."""
+    if view.size:
+        word = word_type(view.dtype)
+        _host_array(view, word)[...] = word(bits)
+
+
 _CONSTANT = FAMILIES.index("constant")
 
 
-def fill_many(dtype, table):
-    """Fill every destination of ``table`` (a ``backends.ENTRY`` array of host
-    addresses, all of storage ``dtype``); each row gets exactly what ``fill`` would
-    write into it. The rows of each family run through the kernel of its rule (the
-    one ``fill`` uses) in one parallel pass per family; constants are plain stores."""
-    table = table[table["n"] > 0]
-    store = STORE_MARKERS[dtype]
-    for family, name in enumerate(FAMILY_RULES[dtype]):
-        rows = table[table["family"] == family]
-        if len(rows):
-            _run(rows, _chunk_starts(rows), RULES[name].from_row(rows["params"][0]), store)
-    word = np.dtype(word_type(dtype))
-    for row in table[table["family"] == _CONSTANT]:
+def fill_many(table):
+    """``backends.Backend.fill_many``: the rows of each family run through the kernel
+    of its rule (the one ``fill`` uses) in one parallel pass per family; constants are
+    plain stores."""
+    rows = table.rows[table.rows["n"] > 0]
+    store = STORE_MARKERS[table.dtype]
+    for family, name in enumerate(FAMILY_RULES[table.dtype]):
+        of_family = rows[rows["family"] == family]
+        if len(of_family):
+            _run(of_family, _chunk_starts(of_family),
+                 RULES[name].from_row(of_family["params"][0]), store)
+    word = np.dtype(word_type(table.dtype))
+    for row in rows[rows["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
+
+
+def fill_runs(view, draw, starts):
+    """Write ``len(starts)`` runs of ``draw`` into the contiguous ``view``, end to end:
+    run ``r``, the ``m = view.size // len(starts)`` elements from element ``r * m``, gets
+    logical elements [draw.start + starts[r], draw.start + starts[r] + m). One pass of
+    the kernel over every run (the runs split over the threads), whatever their number
+    and length."""
+    params, proto = _rule_args(draw.rule)
+    rows = run_table(view, draw, starts, params)
+    _run(rows, _chunk_starts(rows), proto, STORE_MARKERS[view.dtype])
 
 
 # --- ahead of use, and the disk cache ----------------------------------------------------
@@ -472,7 +505,7 @@ def warmup(rule, dtype):
     row = np.zeros(1, ENTRY)
     proto = RULES[rule].from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
-    _compiled(row, np.zeros(2, np.int64), proto, store, _scratch(proto, store))
+    _prepared(row, np.zeros(2, np.int64), proto, store)
 
 
 def cache_state():

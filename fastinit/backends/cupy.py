@@ -16,14 +16,14 @@ the options, NVRTC's version, the target and the name, and is loaded with
 ``cupy.RawModule(path=...)``: one compilation per kernel and machine.
 
 A fill is one launch on the destination's CUDA stream of the destination's device: a
-grid-stride loop sized from the device's multiprocessor count, no host
+grid-stride loop sized from the device's multiprocessor count (``launch``), no host
 synchronization, no temporary allocation. The kernels' by-value structs (``Counter``,
 ``Params``, ``Layout``) go as size-one numpy structured arrays, which CuPy passes by
 value (the bytes at the array's data pointer) in every version since 9; CuPy 13
 rejects a numpy structured scalar (``numpy.void``) and 14.0 takes one only under 64
-bytes. ``fill_many`` fills a table of destinations (``backends.ENTRY``) in one launch;
-it copies the table and its work prefix to the device first, on the same stream, into
-CuPy's memory pool (stream-ordered: freed blocks are reused on that stream only).
+bytes. ``fill_many`` fills a ``Table`` of destinations in one launch; it copies the rows
+and their work prefix to the device first, on the same CUDA stream, into CuPy's memory
+pool (stream-ordered: freed blocks are reused on that stream only).
 """
 
 import functools
@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, RULES, STORES
+from ..registry import ELEMENTS_PER_BLOCK, FAMILY_RULES, RULES, STORES
 from . import ENTRY, MAX_DIMS, STORAGE, word_type
+from .launch import THREADS, grid, max_grid, philox_blocks, prefix, row_items
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernels"
 MIN_CUPY = (13, 0)
-THREADS = 256
-WAVES = 8  # resident thread blocks per multiprocessor the grid is sized for, at most
+WAVES = 8  # full-occupancy waves of the device the grid is capped at (launch.max_grid)
 
 _WORDS = {1: "unsigned char", 2: "unsigned short", 4: "unsigned int", 8: "unsigned long long"}
 
@@ -201,11 +201,7 @@ def _max_grid(device):
 
     sms = runtime.deviceGetAttribute(runtime.cudaDevAttrMultiProcessorCount, device)
     threads = runtime.deviceGetAttribute(runtime.cudaDevAttrMaxThreadsPerMultiProcessor, device)
-    return sms * WAVES * max(1, threads // THREADS)
-
-
-def _grid(device, work_items):
-    return max(1, min(-(-work_items // THREADS), _max_grid(device)))
+    return max_grid(sms, threads, WAVES)
 
 
 class _ForeignStream:
@@ -218,7 +214,7 @@ class _ForeignStream:
         return 0, self.handle
 
 
-def _stream(cuda_stream, device):
+def _cupy_stream(cuda_stream, device):
     """CuPy's stream object for the ``cudaStream_t`` ``cuda_stream`` of ``device``."""
     import cupy
 
@@ -250,65 +246,56 @@ def _launch(device, cuda_stream, name, args, work_items, uploads=()):
     numpy scalars and size-one structured arrays, by value."""
     import cupy
 
-    with cupy.cuda.Device(device), _stream(cuda_stream, device):
+    with cupy.cuda.Device(device), _cupy_stream(cuda_stream, device):
         kernel = _kernel(_target(device), name)
         pointers = tuple(cupy.asarray(a) for a in uploads)
-        kernel((_grid(device, work_items),), (THREADS,), pointers + args)
+        kernel((grid(work_items, _max_grid(device)),), (THREADS,), pointers + args)
 
 
-def fill(view, rule, seed, stream, block0, start):
-    """Write logical elements [start, start + view.size) of ``rule``'s stream for
-    (seed, stream) from Philox block ``block0`` into ``view`` (a ``DeviceView``)."""
+def fill(view, draw):
+    """``backends.Backend.fill``: one launch of ``fill<rule, store>`` (or its strided
+    twin) over the draw's Philox blocks."""
+    rule = draw.rule
     strided = bool(view.shape)
-    counter = _record(COUNTER, seed=seed, stream=stream, block0=block0)
+    counter = _record(COUNTER, seed=draw.seed, stream=draw.stream, block0=draw.block0)
     params = _record(PARAMS, v=[float(v) for v in rule.params] + [0.0] * (7 - len(rule.params)))
-    args = (np.uint64(view.ptr), counter, np.int64(start), np.int64(view.size), params)
+    args = (np.uint64(view.ptr), counter, np.int64(draw.start), np.int64(view.size), params)
     if strided:
         args += (_layout(view),)
-    epb = ELEMENTS_PER_BLOCK[rule.name]
-    blocks = (start + view.size + epb - 1) // epb - start // epb
-    _launch(view.device, view.stream, fill_name(rule.name, view.dtype, strided), args, blocks)
+    _launch(view.device, view.cuda_stream, fill_name(rule.name, view.dtype, strided), args,
+            philox_blocks(draw.start, view.size, ELEMENTS_PER_BLOCK[rule.name]))
 
 
 def fill_constant(view, bits):
-    """Set every element of ``view`` to the storage word ``bits``."""
+    """``backends.Backend.fill_constant``: one launch of ``fill_constant<word>`` (or its
+    strided twin), a work item per 4 elements."""
     word = word_type(view.dtype)
     strided = bool(view.shape)
     args = (np.uint64(view.ptr), np.int64(view.size), word(bits))
     if strided:
         args += (_layout(view),)
-    _launch(view.device, view.stream, constant_name(np.dtype(word).itemsize, strided), args,
-            -(-view.size // 4))
+    _launch(view.device, view.cuda_stream, constant_name(np.dtype(word).itemsize, strided),
+            args, -(-view.size // 4))
 
 
-def work_items(dtype, table):
-    """The work items of each row of ``table`` for ``fill_many<Store>`` (kernels/README.md):
-    a random row's Philox blocks [start // E, ceil((start + n) / E)), a constant row's
-    16-byte groups (the first at the 16-byte boundary at or below ``ptr``), none when
-    n is 0."""
+def work_items(dtype, rows):
+    """The work items of each of ``rows`` (``ENTRY``) for ``fill_many<Store>``
+    (kernels/README.md): ``launch.row_items``, a constant row's items its 16-byte groups
+    (the first at the 16-byte boundary at or below ``ptr``)."""
     itemsize = np.dtype(STORAGE[dtype]).itemsize
-    group = 16 // itemsize
-    n, start, ptr, family = table["n"], table["start"], table["ptr"], table["family"]
-    constant = family == FAMILIES.index("constant")
-    # per row: the grouping's width and where the row's first element falls in it
-    width = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [group])[family]
+    ptr = rows["ptr"]
     phase = np.where(ptr % itemsize == 0, ptr % 16 // itemsize, 0).astype(np.int64)
-    lead = np.where(constant, phase, start)
-    return np.where(n > 0, -(-(lead + n) // width) - lead // width, 0)
+    return row_items(dtype, rows, -(-(phase + rows["n"]) // (16 // itemsize)))
 
 
-def fill_many(device, stream, dtype, table):
-    """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on
-    ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``: a
-    ``FAMILY_RULES`` key) in one launch on ``stream`` (0: the legacy default stream):
-    each row gets exactly what ``cpu.fill_many`` writes into it. The table and its work
-    prefix go to the device first, on that stream. Rows may be empty; an empty table
-    launches nothing."""
-    table = np.ascontiguousarray(table, ENTRY)
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(work_items(dtype, table), out=first[1:])
+def fill_many(table):
+    """``backends.Backend.fill_many``: one launch of ``fill_many<Store>``. The rows
+    (addresses on ``table.device``, of a ``FAMILY_RULES`` dtype) and their work prefix go
+    to the device first, on ``table.cuda_stream``."""
+    rows = np.ascontiguousarray(table.rows, ENTRY)
+    first = prefix(work_items(table.dtype, rows))
     total = int(first[-1])
     if total == 0:
         return
-    _launch(device, stream, many_name(dtype), (np.int32(len(table)), np.int64(total)), total,
-            uploads=(table.view(np.uint8), first))
+    _launch(table.device, table.cuda_stream, many_name(table.dtype),
+            (np.int32(len(rows)), np.int64(total)), total, uploads=(rows.view(np.uint8), first))

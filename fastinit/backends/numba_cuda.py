@@ -1,4 +1,4 @@
-"""numba.cuda backend: the CPU backend's rules and ``fastinit.core``, compiled by ``numba.cuda``.
+"""numba.cuda backend: ``backends.rules`` and ``fastinit.core``, compiled by ``numba.cuda``.
 
 The same Python source as the CPU backend runs here: the rules' parameter tuples,
 emitters, storage conversions and strided addressing come from
@@ -17,18 +17,18 @@ bits, uint8 for masks, as the CPU backend's ``_round``) and stores the ones insi
 ``[start, start + n)``. What an element gets depends only on its index, never on
 the grid, the block size or which thread computes it.
 
-``fill(view, ...)`` wraps the view's memory span in a device array with
+``fill(view, draw)`` wraps the view's memory span in a device array with
 ``from_cuda_array_interface`` (no copy, no synchronization) and launches on the
-view's stream of the view's device; a fill never synchronizes the host and
-allocates no device memory.
+view's CUDA stream of the view's device, a grid sized as ``launch`` says; a fill never
+synchronizes the host and allocates no device memory.
 
-``fill_many`` fills a table of contiguous destinations (``backends.ENTRY``) of one
-dtype with one kernel per dtype: the rows' work items (a random row's Philox blocks,
-a constant row's elements) lie end to end, a grid-stride loop walks them, a thread
-finds its item's row by bisection over their prefix sums when it leaves a row, and
-writes each block as ``fill`` does (the same block writer). The table and the prefix
-sums are copied on the launch's stream to device memory numba.cuda allocates (see
-``fill_many`` on when it frees it, which can block the host).
+``fill_many`` fills a ``Table`` of contiguous destinations of one dtype with one kernel
+per dtype: the rows' work items (a random row's Philox blocks, a constant row's
+elements) lie end to end, a grid-stride loop walks them, a thread finds its item's row
+by bisection over their prefix sums when it leaves a row, and writes each block as
+``fill`` does (the same block writer). The rows and the prefix sums are copied on the
+launch's CUDA stream to device memory numba.cuda allocates (see ``fill_many`` on when
+it frees it, which can block the host).
 
 Float rounding: every product that feeds an addition is ``_bits.mul``, PTX ``mul.rn``
 here, which NVVM never contracts into a fused multiply-add, so the kernels write the
@@ -51,12 +51,12 @@ from .._bits import device, register_cuda_mul
 from .._constants import PHILOX_ROUNDS
 from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORES
 from . import ENTRY, STORAGE, word_type
+from .launch import THREADS, grid, max_grid, philox_blocks, prefix, row_items
 from .rules import CONVERT, RULES, array_at, element_offset, pointer, row_of, row_params
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
-THREADS = 256  # threads per block
-WAVES = 4  # grid: at most this many full-occupancy waves of the device's SMs
+WAVES = 4  # full-occupancy waves of the device the grid is capped at (launch.max_grid)
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -192,8 +192,8 @@ def _make_block_writer(rule_name, store, strided):
     def write_block(buf, origin, shape, strides, p, key0, key1, s0, s1, block0, start, end, b,
                     vals):
         ctr = block0 + np.uint64(b)  # the block counter wraps modulo 2**64
-        w0, w1, w2, w3 = core.philox4x32(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
-                                         PHILOX_ROUNDS)
+        w0, w1, w2, w3 = core.philox_words(ctr & _MASK32, ctr >> _SHIFT32, s0, s1, key0, key1,
+                                           PHILOX_ROUNDS)
         w0, w1, w2, w3 = np.uint32(w0), np.uint32(w1), np.uint32(w2), np.uint32(w3)
         emit(p, w0, w1, w2, w3, vals, 0)
         if rejects(p, w0, w1, w2, w3):  # never, but for the bounded integers
@@ -319,21 +319,20 @@ _MAX_GRID = {}
 
 
 def _max_grid():
-    """Blocks that fill the current device's SMs ``WAVES`` times at full occupancy."""
+    """``launch.max_grid`` of the current device (2 under the simulator)."""
     if _simulated():
         return 2
     dev = cuda.get_current_device()
-    grid = _MAX_GRID.get(dev.id)
-    if grid is None:
-        per_sm = max(1, dev.MAX_THREADS_PER_MULTIPROCESSOR // THREADS)
-        grid = _MAX_GRID[dev.id] = WAVES * dev.MULTIPROCESSOR_COUNT * per_sm
-    return grid
+    blocks = _MAX_GRID.get(dev.id)
+    if blocks is None:
+        blocks = _MAX_GRID[dev.id] = max_grid(dev.MULTIPROCESSOR_COUNT,
+                                              dev.MAX_THREADS_PER_MULTIPROCESSOR, WAVES)
+    return blocks
 
 
 def _launch_shape(items):
-    """(blocks, threads per block) for ``items`` units of work (Philox blocks or
-    elements), one per thread per grid-stride iteration. Values never depend on it."""
-    return max(1, min(-(-items // THREADS), _max_grid())), THREADS
+    """(blocks, threads per block) for ``items`` work items (``launch.grid``)."""
+    return grid(items, _max_grid()), THREADS
 
 
 def _launch_stream(cuda_stream):
@@ -349,55 +348,52 @@ def _launch_stream(cuda_stream):
 
 
 def _launch(kernel, items, cuda_stream, args):
-    grid, threads = _launch_shape(items)
-    stream = _launch_stream(cuda_stream)
-    if grid >= 128:
-        kernel[grid, threads, stream](*args)
+    blocks, threads = _launch_shape(items)
+    on = _launch_stream(cuda_stream)
+    if blocks >= 128:
+        kernel[blocks, threads, on](*args)
         return
     # Small fills use small grids on purpose: silence numba's low-occupancy warning.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*under-utilization.*")
-        kernel[grid, threads, stream](*args)
+        kernel[blocks, threads, on](*args)
 
 
 def _layout(shape, strides):
     return tuple(np.int64(s) for s in shape), tuple(np.int64(s) for s in strides)
 
 
-def fill_array(buf, origin, shape, strides, rule, dtype, seed, stream, block0, start, n,
-               cuda_stream=0):
-    """Write elements [start, start + n) of the stream into ``buf``, as ``cpu.fill``.
-
-    ``buf`` is a 1-D contiguous device array of the storage (16-bit floats as uint16
-    bits, bool as uint8; under the simulator a numpy array); element ``start + i`` goes
-    to ``buf[origin + offset(i)]``, where offset(i) is ``i`` when ``shape`` is empty,
-    else the strided offset of logical C-order index ``i`` in an array of ``shape`` and
-    element ``strides``. Launches on ``cuda_stream`` (see ``_launch_stream``) in the
-    current context, without synchronizing."""
-    if n == 0:
+def fill_array(buf, origin, view, draw):
+    """Write ``draw`` into ``view``'s elements as they lie in ``buf``: element ``j`` at
+    ``buf[origin + offset(j)]``, ``offset`` as ``view.shape`` and ``view.strides`` say
+    (``backends.View``). ``buf`` is a 1-D contiguous device array of the storage (under
+    the simulator a numpy array). Launches on ``view.cuda_stream`` (see
+    ``_launch_stream``) in the current context, without synchronizing."""
+    if view.size == 0:
         return
     _import_cuda()
     u = np.uint64
     mask = 0xFFFFFFFF
-    epb = ELEMENTS_PER_BLOCK[rule.name]
+    rule, seed, stream = draw.rule, draw.seed, draw.stream
     params = RULES[rule.name].from_row(row_params(rule))
-    shape, strides = _layout(shape, strides)
-    kernel = _kernel(rule.name, STORES[dtype], len(shape) > 0)
-    blocks = (start + n + epb - 1) // epb - start // epb
-    _launch(kernel, blocks, cuda_stream,
+    shape, strides = _layout(view.shape, view.strides)
+    kernel = _kernel(rule.name, STORES[view.dtype], len(shape) > 0)
+    _launch(kernel, philox_blocks(draw.start, view.size, ELEMENTS_PER_BLOCK[rule.name]),
+            view.cuda_stream,
             (buf, np.int64(origin), shape, strides, params, u(seed & mask), u(seed >> 32),
-             u(stream & mask), u(stream >> 32), u(block0), np.int64(start), np.int64(n)))
+             u(stream & mask), u(stream >> 32), u(draw.block0), np.int64(draw.start),
+             np.int64(view.size)))
 
 
-def fill_constant_array(buf, origin, shape, strides, word, n, cuda_stream=0):
-    """Set ``n`` elements, addressed as in ``fill_array``, to ``word`` (a scalar of
-    ``buf``'s dtype)."""
-    if n == 0:
+def fill_constant_array(buf, origin, view, word):
+    """Set ``view``'s elements, as they lie in ``buf`` (see ``fill_array``), to ``word``
+    (a scalar of ``buf``'s dtype)."""
+    if view.size == 0:
         return
     _import_cuda()
-    shape, strides = _layout(shape, strides)
-    _launch(_constant_kernel(len(shape) > 0), n, cuda_stream,
-            (buf, np.int64(origin), shape, strides, word, np.int64(n)))
+    shape, strides = _layout(view.shape, view.strides)
+    _launch(_constant_kernel(len(shape) > 0), view.size, view.cuda_stream,
+            (buf, np.int64(origin), shape, strides, word, np.int64(view.size)))
 
 
 # --- device views --------------------------------------------------------------------
@@ -423,69 +419,56 @@ def _on_device(device):
     return cuda.gpus[device]
 
 
-def fill(view, rule, seed, stream, block0, start):
-    """Destination element j (0 <= j < view.size) = logical element start + j of the
-    stream ``(seed, stream)`` read from Philox block ``block0`` on; exactly what
-    ``cpu.fill`` writes (see the module note on float rounding)."""
+def fill(view, draw):
+    """``backends.Backend.fill``: the kernel of the draw's rule over its Philox blocks,
+    writing exactly what ``cpu.fill`` writes (see the module note on float rounding)."""
     if view.size == 0:
         return
     _import_cuda()
     with _on_device(view.device):
-        buf = _span(view, np.dtype(STORAGE[view.dtype]).str)
-        fill_array(buf, -view.low, view.shape, view.strides, rule, view.dtype, seed, stream,
-                   block0, start, view.size, cuda_stream=view.stream)
+        fill_array(_span(view, np.dtype(STORAGE[view.dtype]).str), -view.low, view, draw)
 
 
 def fill_constant(view, bits):
-    """Every element of the view set to the storage word ``bits`` (an int: the value's
-    bit pattern in the storage type)."""
+    """``backends.Backend.fill_constant``: a grid-stride loop over the elements."""
     if view.size == 0:
         return
     _import_cuda()
     word = word_type(view.dtype)
     with _on_device(view.device):
-        buf = _span(view, np.dtype(word).str)
-        fill_constant_array(buf, -view.low, view.shape, view.strides, word(bits), view.size,
-                            cuda_stream=view.stream)
+        fill_constant_array(_span(view, np.dtype(word).str), -view.low, view, word(bits))
 
 
 # --- many destinations ---------------------------------------------------------------
 
 
-def work_items(dtype, table):
-    """The work items of each row of ``table`` for the fill_many kernel: a random row's
-    Philox blocks [start // E, ceil((start + n) / E)), a constant row's elements (E = 1),
-    none when n is 0."""
-    n, start, family = table["n"], table["start"], table["family"]
-    epb = np.array([ELEMENTS_PER_BLOCK[r] for r in FAMILY_RULES[dtype]] + [1])[family]
-    return np.where(n > 0, -(-(start + n) // epb) - start // epb, 0)
+def work_items(dtype, rows):
+    """The work items of each of ``rows`` (``ENTRY``) for the fill_many kernel:
+    ``launch.row_items``, a constant row's items its elements."""
+    return row_items(dtype, rows, rows["n"])
 
 
-def _many_args(dtype, table):
-    """The fill_many kernel's arguments on the host: ``table`` as contiguous ``ENTRY``
+def _many_args(dtype, rows):
+    """The fill_many kernel's arguments on the host: ``rows`` as contiguous ``ENTRY``
     rows, the prefix sums of their work items, and the total (an int64)."""
-    table = np.ascontiguousarray(table, ENTRY)
-    first = np.zeros(len(table) + 1, np.int64)
-    np.cumsum(work_items(dtype, table), out=first[1:])
-    return table, first, first[-1]
+    rows = np.ascontiguousarray(rows, ENTRY)
+    first = prefix(work_items(dtype, rows))
+    return rows, first, first[-1]
 
 
-def fill_many(device, stream, dtype, table):
-    """Fill every row of ``table`` (a ``backends.ENTRY`` array of addresses on CUDA
-    device ``device``, its families indices into ``FAMILIES``, all of storage ``dtype``:
-    a ``FAMILY_RULES`` key) in one launch on ``stream`` (see ``_launch_stream``): each
-    row gets exactly what ``cpu.fill_many`` writes into it. The table and its prefix
-    sums are copied on that stream to device memory that numba.cuda allocates
-    (``cuMemAlloc``) and frees in batches (``cuMemFree``) once more than
-    ``NUMBA_CUDA_MAX_PENDING_DEALLOCS_COUNT`` (10) frees are pending, as at the end of
-    every sixth call when nothing else is pending; ``cuMemFree`` waits for the device's
-    queued work, so such a call blocks the host until that work is done. Rows may be
-    empty; an empty table launches nothing."""
-    table, first, total = _many_args(dtype, table)
+def fill_many(table):
+    """``backends.Backend.fill_many``: the fill_many kernel of ``table.dtype`` (a
+    ``FAMILY_RULES`` key), rows on CUDA device ``table.device``. The rows and their prefix
+    sums are copied on ``table.cuda_stream`` (see ``_launch_stream``) to device memory
+    that numba.cuda allocates (``cuMemAlloc``) and frees in batches (``cuMemFree``) once
+    more than ``NUMBA_CUDA_MAX_PENDING_DEALLOCS_COUNT`` (10) frees are pending, as at the
+    end of every sixth call when nothing else is pending; ``cuMemFree`` waits for the
+    device's queued work, so such a call blocks the host until that work is done."""
+    rows, first, total = _many_args(table.dtype, table.rows)
     if total == 0:
         return
     _import_cuda()
-    with _on_device(device):
-        on = _launch_stream(stream)
-        args = (cuda.to_device(table, stream=on), cuda.to_device(first, stream=on), total)
-        _launch(_many_kernel(dtype), int(total), on, args)
+    with _on_device(table.device):
+        on = _launch_stream(table.cuda_stream)
+        args = (cuda.to_device(rows, stream=on), cuda.to_device(first, stream=on), total)
+        _launch(_many_kernel(table.dtype), int(total), on, args)

@@ -59,8 +59,8 @@ class _Tables:
                     for o, a, n in zip(offsets, starts, lengths))
 
     def fill(self, backend):
-        for (device, stream, dtype), rows in self.rows.items():
-            arrays.fill_many(dtype, np.array(rows, ENTRY), device, stream, backend)
+        for (device, cuda_stream, dtype), rows in self.rows.items():
+            arrays.fill_many(dtype, np.array(rows, ENTRY), device, cuda_stream, backend)
 
 
 def _elementwise(scheme, global_shape):
