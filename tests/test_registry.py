@@ -9,7 +9,7 @@ import pytest
 
 from fastinit import core
 from fastinit.backends import STORAGE, cpu
-from fastinit.backends.rules import CONVERT, RULES as CODE, row_params
+from fastinit.backends.rules import CODE, CONVERT, row_params
 from fastinit.distributions import (Bernoulli, Integers, Normal, Raw, TruncatedNormal, Uniform,
                                     rule_for)
 from fastinit.registry import (ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, FLOAT_DTYPES, READS,

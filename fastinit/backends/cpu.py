@@ -11,7 +11,7 @@ and copies them. What an element gets depends only on its index, never on the nu
 of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
-argument: the rule's parameter record (``rules.RULES``) and a store marker. Numba thus
+argument: the rule's parameter record (``rules.CODE``) and a store marker. Numba thus
 compiles, on first use, one specialization per (rule, format) with nothing else in it,
 and keeps it in its disk cache, keyed on the digest of every source it is built from
 (``fastinit._sources``). The kernel writes contiguous memory only: a strided
@@ -45,7 +45,7 @@ from .._constants import PHILOX_ROUNDS
 from .._sources import DIGEST
 from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORE_WORDS, STORES
 from . import ENTRY, STORAGE, run_table, word_type
-from .rules import CONVERT, RULES, array_at, row_of, row_params
+from .rules import CODE, CONVERT, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
@@ -73,7 +73,7 @@ _MARKERS = {store: _store_marker(store) for store in STORE_WORDS}
 STORE_MARKERS = {dtype: _MARKERS[store] for dtype, store in STORES.items()}
 _FORMATS = {type(marker): store for store, marker in _MARKERS.items()}  # marker type -> store
 
-_BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in RULES.items()}
+_BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in CODE.items()}
 
 
 # Each choice below has a pure-Python version (for NUMBA_DISABLE_JIT=1 and the CUDA
@@ -370,7 +370,7 @@ def _run(table, first, proto, store, parallel=True, total=None):
 def _rule_args(rule):
     """(the row doubles, the parameter record) of a ``distributions.Rule``."""
     params = row_params(rule)
-    return params, RULES[rule.name].from_row(params)
+    return params, CODE[rule.name].from_row(params)
 
 
 def available():
@@ -482,7 +482,7 @@ def fill_many(table):
         of_family = rows[rows["family"] == family]
         if len(of_family):
             _run(of_family, _chunk_starts(of_family),
-                 RULES[name].from_row(of_family["params"][0]), store)
+                 CODE[name].from_row(of_family["params"][0]), store)
     word = np.dtype(word_type(table.dtype))
     for row in rows[rows["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
@@ -506,7 +506,7 @@ def warmup(rule, dtype):
     """Compile (or load from the disk cache) the kernel for fills of ``dtype`` by
     ``rule``; nothing is written."""
     row = np.zeros(1, ENTRY)
-    proto = RULES[rule].from_row(row["params"][0])
+    proto = CODE[rule].from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
     _prepared(row, np.zeros(2, np.int64), proto, store)
 

@@ -52,7 +52,7 @@ from .._constants import PHILOX_ROUNDS
 from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORES
 from . import ENTRY, STORAGE, word_type
 from .launch import THREADS, grid, max_grid, philox_blocks, prefix, row_items
-from .rules import CONVERT, RULES, array_at, element_offset, pointer, row_of, row_params
+from .rules import CODE, CONVERT, array_at, element_offset, pointer, row_of, row_params
 
 cuda = None  # numba.cuda once imported; kernels read it as a global (the simulator swaps it)
 
@@ -183,8 +183,8 @@ def _make_block_writer(rule_name, store, strided):
     [start, end) go to buf[origin + offset(element - start)], rounded to the storage
     format, through ``vals`` (scratch of the rule's width and precision). Emitter, block
     width, rounding and addressing are chosen here, in Python, and reach it as constants."""
-    emit, rejects, retry = (RULES[rule_name].emit, RULES[rule_name].rejects,
-                            RULES[rule_name].retry)
+    emit, rejects, retry = (CODE[rule_name].emit, CODE[rule_name].rejects,
+                            CODE[rule_name].retry)
     epb = ELEMENTS_PER_BLOCK[rule_name]
     convert = CONVERT[store]
     offset = element_offset if strided else _contiguous_offset
@@ -210,7 +210,7 @@ def _make_block_writer(rule_name, store, strided):
 @functools.cache
 def _kernel(rule_name, store, strided):
     """The fill kernel of one rule, storage format and layout kind."""
-    precision = RULES[rule_name].precision
+    precision = CODE[rule_name].precision
     epb = ELEMENTS_PER_BLOCK[rule_name]
     write_block = _make_block_writer(rule_name, store, strided)
 
@@ -255,8 +255,8 @@ def _make_row_filler(rule_name, dtype):
     of rule ``rule_name`` (item k: Philox block start // E + k); it returns the first
     k >= items. The row's parameters convert as ``cpu.fill_many`` converts them."""
     storage = STORAGE[dtype]
-    params = RULES[rule_name].from_row
-    precision = RULES[rule_name].precision
+    params = CODE[rule_name].from_row
+    precision = CODE[rule_name].precision
     epb = ELEMENTS_PER_BLOCK[rule_name]
     write_block = _make_block_writer(rule_name, STORES[dtype], False)
 
@@ -375,7 +375,7 @@ def fill_array(buf, origin, view, draw):
     u = np.uint64
     mask = 0xFFFFFFFF
     rule, seed, stream = draw.rule, draw.seed, draw.stream
-    params = RULES[rule.name].from_row(row_params(rule))
+    params = CODE[rule.name].from_row(row_params(rule))
     shape, strides = _layout(view.shape, view.strides)
     kernel = _kernel(rule.name, STORES[view.dtype], len(shape) > 0)
     _launch(kernel, philox_blocks(draw.start, view.size, ELEMENTS_PER_BLOCK[rule.name]),

@@ -6,7 +6,7 @@ run one source. Each is a ``_bits.device`` function: compiled once per signature
 inlined by LLVM (NVVM on CUDA) into each caller.
 
 Everything here is derived from the rules' declarations (``fastinit.registry``) and
-their transforms (``fastinit.core``). A rule is ``RULES[name]``: its parameter record (a
+their transforms (``fastinit.core``). A rule's code is ``CODE[name]``: its parameter record (a
 named tuple class, so that the emitter is chosen from the record's type while Numba
 compiles), the emitter turning one Philox block's four words into its elements, the
 precision of those values before rounding to the storage format, and ``from_row``,
@@ -213,10 +213,10 @@ def _from_row(spec, record):
     return device(namespace["from_row"])
 
 
-Rule = namedtuple("Rule", "params emit precision from_row rejects retry")
+RuleCode = namedtuple("RuleCode", "params emit precision from_row rejects retry")
 
 
-def _rule(spec):
+def _code(spec):
     record = _record(spec)
     if spec.retries:
         emit, rejects, retry = _RETRYING[spec.reads](
@@ -225,12 +225,12 @@ def _rule(spec):
     else:
         emit = _EMITTERS[spec.reads](getattr(core, spec.name))
         rejects, retry = _never_rejects, _no_retry
-    return Rule(record, emit, np.dtype(spec.precision).type, _from_row(spec, record), rejects,
-                retry)
+    return RuleCode(record, emit, np.dtype(spec.precision).type, _from_row(spec, record),
+                    rejects, retry)
 
 
-# name -> Rule, for every rule of the registry
-RULES = {name: _rule(spec) for name, spec in SPECS.items()}
+# name -> RuleCode, for every rule of the registry
+CODE = {name: _code(spec) for name, spec in SPECS.items()}
 
 
 def row_params(rule):
