@@ -28,11 +28,11 @@ _CONSTANT = FAMILIES.index("constant")
 
 
 class _Tables:
-    """Rows of multi-tensor fills, grouped by (device, stream, dtype)."""
+    """Rows of multi-tensor fills, grouped by (device, CUDA stream, dtype)."""
 
     def __init__(self):
         self.rows = {}
-        self.streams = {}
+        self.cuda_streams = {}
 
     def _device_key(self, local):
         if local.device.type == "cpu":
@@ -41,9 +41,9 @@ class _Tables:
             raise ValueError(f"fastinit fills CPU and CUDA tensors, not {local.device}")
         index = (local.device.index if local.device.index is not None
                  else torch.cuda.current_device())
-        if index not in self.streams:
-            self.streams[index] = torch.cuda.current_stream(index).cuda_stream
-        return index, self.streams[index]
+        if index not in self.cuda_streams:
+            self.cuda_streams[index] = torch.cuda.current_stream(index).cuda_stream
+        return index, self.cuda_streams[index]
 
     def add(self, local, dtype, indices, global_shape, stream, seed, family, params, bits):
         rows = self.rows.setdefault(self._device_key(local) + (dtype,), [])
