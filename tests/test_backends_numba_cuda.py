@@ -277,7 +277,7 @@ def test_nothing_outside_the_destination_is_written(simulated):
 
 @pytest.mark.parametrize("kind", ["view", "constant_array", "constant_view"])
 def test_views_and_constants(simulated, kind):
-    """fill(view) maps a DeviceView (negative strides, low/high span) onto the same
+    """fill(view) maps a View (negative strides, low/high span) onto the same
     elements cpu.fill writes; fill_constant writes the word everywhere in the view."""
     jobs = [(job, got) for job, got in zip(JOBS, simulated["outputs"]) if job["kind"] == kind]
     assert jobs
