@@ -113,6 +113,8 @@ class Backend(Protocol):
 ENTRY = np.dtype([("ptr", "<u8"), ("n", "<i8"), ("start", "<i8"), ("seed", "<u8"),
                   ("stream", "<u8"), ("block0", "<u8"), ("family", "<i4"),
                   ("params", "<f8", (7,)), ("bits", "<u8")], align=True)
+
+
 def run_table(view, draw, starts, params, family=0):
     """The ``ENTRY`` rows of runs laid end to end in the contiguous ``view``: run ``r``,
     the ``n = view.size // len(starts)`` elements from element ``r * n``, holds logical
