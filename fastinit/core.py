@@ -439,6 +439,142 @@ def ndtri_lower32(p):
     return ndtri_central32(q) if q >= -_SPLIT1_32 else ndtri_tail32(p)
 
 
+# The same values, for a fill whose bounds let it take only some of PPND7's three
+# branches ("C" central, "N" tail with s <= 5, "F" tail with s > 5): the host knows the
+# range of the probabilities a fill inverts (``ppnd7_branches``), so the CPU kernel
+# evaluates only the branches that range reaches. Where it reaches two or three, they
+# share one Horner pair and one division: the central branch's (q * A(r)) / B(r) and a
+# tail's -(C(x) / D(x)) = (-C(x)) / D(x) (IEEE division is symmetric in sign) are one
+# (k * P(x)) / Q(x) with lane-selected coefficients, argument and factor k (q or -1);
+# D and F, of degree 2, get a zero x**3 coefficient, and 0 * x + d2 = d2 exactly for
+# finite x. Every lane thus performs its own branch's operations, in the same order,
+# on the same values: bit for bit ndtri_lower32.
+
+_ZERO32 = np.float32(0.0)
+_MINUS_ONE32 = np.float32(-1.0)
+
+
+@device
+def _ppnd7_s(p):
+    return np.float32(math.sqrt(neglog32(p)))
+
+
+@device
+def _ratio(k, x, n0, n1, n2, n3, d0, d1, d2, d3):
+    """(k * (n0 + n1 x + n2 x^2 + n3 x^3)) / (d0 + d1 x + d2 x^2 + d3 x^3), Horner."""
+    num = mul(mul(mul(n3, x) + n2, x) + n1, x) + n0
+    den = mul(mul(mul(d3, x) + d2, x) + d1, x) + d0
+    return k * num / den
+
+
+@device
+def ndtri32_c(p):
+    return ndtri_central32(np.float32(p - _HALF64))
+
+
+@device
+def ndtri32_n(p):
+    near = _ppnd7_s(p) - _CONST2_32
+    return -(_poly3(_P7C, near) / _poly2(_P7D, near))
+
+
+@device
+def ndtri32_f(p):
+    far = _ppnd7_s(p) - _SPLIT2_32
+    return -(_poly3(_P7E, far) / _poly2(_P7F, far))
+
+
+@device
+def ndtri32_nf(p):
+    s = _ppnd7_s(p)
+    n = s <= _SPLIT2_32
+    x = s - (_CONST2_32 if n else _SPLIT2_32)
+    return _ratio(_MINUS_ONE32, x,
+                  _P7C[0] if n else _P7E[0], _P7C[1] if n else _P7E[1],
+                  _P7C[2] if n else _P7E[2], _P7C[3] if n else _P7E[3],
+                  _P7D[0] if n else _P7F[0], _P7D[1] if n else _P7F[1],
+                  _P7D[2] if n else _P7F[2], _ZERO32)
+
+
+@device
+def ndtri32_cn(p):
+    q = np.float32(p - _HALF64)
+    c = q >= -_SPLIT1_32
+    r = _CONST1_32 - mul(q, q)
+    near = _ppnd7_s(p) - _CONST2_32  # every lane: in a loop LLVM vectorizes, a select
+    x = r if c else near
+    return _ratio(q if c else _MINUS_ONE32, x,
+                  _P7A[0] if c else _P7C[0], _P7A[1] if c else _P7C[1],
+                  _P7A[2] if c else _P7C[2], _P7A[3] if c else _P7C[3],
+                  _P7B[0] if c else _P7D[0], _P7B[1] if c else _P7D[1],
+                  _P7B[2] if c else _P7D[2], _P7B[3] if c else _ZERO32)
+
+
+@device
+def ndtri32_cnf(p):
+    q = np.float32(p - _HALF64)
+    c = q >= -_SPLIT1_32
+    s = _ppnd7_s(p)
+    n = s <= _SPLIT2_32
+    r = _CONST1_32 - mul(q, q)
+    t = s - (_CONST2_32 if n else _SPLIT2_32)
+    x = r if c else t
+    return _ratio(q if c else _MINUS_ONE32, x,
+                  _P7A[0] if c else (_P7C[0] if n else _P7E[0]),
+                  _P7A[1] if c else (_P7C[1] if n else _P7E[1]),
+                  _P7A[2] if c else (_P7C[2] if n else _P7E[2]),
+                  _P7A[3] if c else (_P7C[3] if n else _P7E[3]),
+                  _P7B[0] if c else (_P7D[0] if n else _P7F[0]),
+                  _P7B[1] if c else (_P7D[1] if n else _P7F[1]),
+                  _P7B[2] if c else (_P7D[2] if n else _P7F[2]),
+                  _P7B[3] if c else _ZERO32)
+
+
+# branches -> ndtri_lower32 for probabilities that take only those branches
+NDTRI32_BRANCHES = {"C": ndtri32_c, "N": ndtri32_n, "F": ndtri32_f, "CN": ndtri32_cn,
+                    "NF": ndtri32_nf, "CNF": ndtri32_cnf}
+
+# On the host: which branches a fill's probabilities can reach.
+_U_FIRST = np.float64(0.5 * 2.0**-32)  # u01_open32 of word 0 and of word 2**32 - 1
+_U_LAST = np.float64((2.0**32 - 0.5) * 2.0**-32)
+_P_FAR = math.exp(-25.0)  # s = 5
+
+
+def ppnd7_branches(pa, qb, mass):
+    """Which of PPND7's branches (a key of NDTRI32_BRANCHES) ``truncnorm_std32`` can take
+    for any word, on the host. ``_mirrored``'s probability is monotone in u (each
+    rounding is), so its range is set by the first and last words, computed here with
+    the kernel's float64 operations. The central test is monotone in p and evaluated as
+    the kernel does; the test between the tails goes through log32 (a few ulps, not
+    proven monotone), so it is decided with a margin of 1e-3 in p around exp(-25),
+    some hundred times log32's reach. A branch kept that no element takes costs time,
+    never a value."""
+    pa, qb, mass = np.float64(pa), np.float64(qb), np.float64(mass)
+    t_lo = pa + _U_FIRST * mass
+    t_hi = pa + _U_LAST * mass
+    lows, highs = [], []
+    if t_lo <= _HALF64:  # some words take the lower half
+        lows.append(t_lo)
+        highs.append(t_hi if t_hi <= _HALF64 else _HALF64)
+    if t_hi > _HALF64:  # some take the mirrored one
+        lows.append(qb + (_ONE64 - _U_LAST) * mass)
+        highs.append(qb + (_ONE64 - _U_FIRST) * mass if t_lo > _HALF64 else _ONE64)
+    p_lo, p_hi = min(lows), max(highs)
+    central = bool(np.float32(p_hi - _HALF64) >= -_SPLIT1_32)
+    tail = not bool(np.float32(p_lo - _HALF64) >= -_SPLIT1_32)
+    far = tail and bool(p_lo < _P_FAR * (1.0 + 1e-3))
+    near = tail and bool(p_hi >= _P_FAR * (1.0 - 1e-3))
+    return "C" * central + "N" * near + "F" * far
+
+
+def ppnd7_hull(subsets):
+    """The least branch set holding every one of ``subsets`` (they are runs of C, N, F)."""
+    got = "".join(subsets)
+    first = min("CNF".index(b) for b in got)
+    last = max("CNF".index(b) for b in got)
+    return "CNF"[first:last + 1]
+
+
 @device
 def _mirrored(u, pa, qb, mass):
     """(p, lower): the probability the truncated normal inverts for the open uniform u,
@@ -455,6 +591,21 @@ def truncnorm_std32(u, pa, qb, mass):
     p, lower = _mirrored(u, pa, qb, mass)
     z = ndtri_lower32(p)
     return z if lower else -z
+
+
+def truncnorm32_taking(ndtri_lower):
+    """The ``truncnorm32`` rule's transform (below) with ``ndtri_lower``, one of
+    ``NDTRI32_BRANCHES``, in place of ``ndtri_lower32``: the same operations, hence the
+    same values, for a fill whose probabilities take only that function's branches."""
+
+    @device
+    def transform(p, w):
+        q, lower = _mirrored(u01_open32(w), p.pa, p.qb, p.mass)
+        z = ndtri_lower(q)
+        z = np.float64(z if lower else -z)
+        return clip(np.float32(p.mean + mul(p.stddev, z)), p.bot, p.top)
+
+    return transform
 
 
 # ---------------------------------------------------------------------------

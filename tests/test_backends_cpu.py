@@ -305,3 +305,38 @@ def test_a_fill_below_the_parallel_size_runs_on_the_calling_thread_only(layout, 
     cpu.fill(host_view(buf, "float32", 0, shape, strides, n), Draw(rule, 1, 0, 0, 0))
     assert cpu._parts(2 * cpu.TASK_CHUNKS - 1) == 1
     assert cpu._parts(2 * cpu.TASK_CHUNKS) == 2
+
+
+# Bounds (in sigma) whose fills reach each set of PPND7 branches, and fills whose rows
+# reach different sets (one pass of the kernel over their hull).
+BRANCH_BOUNDS = [(-2.0, 2.0), (-0.5, 0.5), (3.0, 6.0), (7.0, 9.0), (-9.0, -7.0), (4.0, 8.0),
+                 (-9.0, 0.0), (-12.0, -1.34), (1.43, 1.46), (1.44, 1.46), (-40.0, 0.3)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("a, b", BRANCH_BOUNDS)
+def test_truncnorm32_by_branch_set_writes_the_reference_values(a, b, dtype):
+    import reference
+
+    rule = rule_for(TruncatedNormal(0.5, 2.0, 0.5 + 2 * a, 0.5 + 2 * b), dtype)
+    n = 3 * cpu.CHUNK + 5
+    buf = np.full(n, 0xAB, STORAGE[dtype])
+    cpu.fill(host_view(buf, dtype), Draw(rule, 11, 3, 0, 0))
+    want = reference.generate(rule, dtype, n, 11, 3)
+    np.testing.assert_array_equal(buf.view(np.uint8), want.view(np.uint8))
+
+
+def test_a_table_of_rows_reaching_different_branches_writes_each_rows_values():
+    rules = [rule_for(TruncatedNormal(0.0, 1.0, a, b), "float32") for a, b in BRANCH_BOUNDS]
+    n = 1000
+    bufs = [np.full(n, np.nan, np.float32) for _ in rules]
+    rows = np.zeros(len(rules), ENTRY)
+    for row, buf, rule in zip(rows, bufs, rules):
+        row["ptr"], row["n"], row["seed"], row["stream"] = buf.ctypes.data, n, 5, 1
+        row["family"] = FAMILY_RULES["float32"].index(rule.name)
+        row["params"][:len(rule.params)] = rule.params
+    cpu.fill_many(Table(rows, "float32", None, 0))
+    for buf, rule in zip(bufs, rules):
+        alone = np.full(n, np.nan, np.float32)
+        cpu.fill(host_view(alone, "float32"), Draw(rule, 5, 1, 0, 0))
+        np.testing.assert_array_equal(buf.view(np.uint32), alone.view(np.uint32))

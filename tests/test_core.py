@@ -161,3 +161,69 @@ def test_truncnorm_std_covers_both_tails_with_full_precision():
     assert z[0] == pytest.approx(alpha, abs=1e-9)
     median = -scipy.special.ndtri(qb + 0.5 * mass)
     assert z[1] == pytest.approx(median, rel=1e-14)
+
+
+# --- the CPU's truncnorm32 by branch set ------------------------------------------------
+
+
+def _ndtri_map(fn):
+    """``fn`` over a float64 array, compiled (as the CPU kernel runs it)."""
+
+    @njit
+    def apply(ps, out):
+        for i in range(ps.size):
+            out[i] = fn(ps[i])
+
+    def run(ps):
+        out = np.empty(ps.size, np.float32)
+        apply(ps, out)
+        return out
+
+    return run
+
+
+def _branch_probabilities():
+    """float64 probabilities in (0, 1/2] covering each PPND7 branch and its edges, with
+    the branch ndtri_lower32 takes for each ("C", "N" or "F")."""
+    rng = np.random.default_rng(7)
+    ps = [np.exp(-rng.uniform(0.0, 36.0, 20000)) * 0.5,  # every order of magnitude
+          rng.uniform(0.0, 0.5, 20000),
+          (np.arange(1, 4097, dtype=np.float64) - 0.5) * 2.0**-32]  # the lowest words
+    for edge in (0.5 - 0.425, np.exp(-25.0)):
+        ps.append(edge * (1.0 + np.linspace(-1e-6, 1e-6, 2001)))
+    ps = np.concatenate(ps)
+    ps = ps[(ps > 0) & (ps <= 0.5)]
+    central = np.float32(ps - 0.5) >= -np.float32(0.425)
+    s = np.sqrt(np.array([core.neglog32(p) for p in ps], np.float32))
+    branch = np.where(central, "C", np.where(s <= np.float32(5.0), "N", "F"))
+    return ps, branch
+
+
+def test_each_branch_set_gives_ndtri_lower32_bit_for_bit_where_its_branches_are_taken():
+    ps, branch = _branch_probabilities()
+    want = _ndtri_map(core.ndtri_lower32)(ps)
+    assert {"C", "N", "F"} <= set(branch)
+    for branches, fn in core.NDTRI32_BRANCHES.items():
+        taken = np.isin(branch, list(branches))
+        got = _ndtri_map(fn)(ps[taken])
+        np.testing.assert_array_equal(got.view(np.uint32), want[taken].view(np.uint32),
+                                      err_msg=branches)
+
+
+@pytest.mark.parametrize("a, b, branches", [
+    (-2.0, 2.0, "CN"), (-0.5, 0.5, "C"), (3.0, 6.0, "N"), (7.0, 9.0, "F"), (-9.0, -7.0, "F"),
+    (-1.2, 1.2, "C"), (-1.5, 0.0, "CN"), (4.0, 8.0, "NF"), (-9.0, 0.0, "CN"),
+    (-12.0, -1.34, "CNF"),
+    (1.43, 1.46, "CN"), (1.44, 1.46, "N")])
+def test_the_host_names_every_branch_a_fill_takes(a, b, branches):
+    from fastinit.distributions import TruncatedNormal, rule_for
+
+    pa, qb, mass = rule_for(TruncatedNormal(0.0, 1.0, a, b), "float32").params[:3]
+    assert core.ppnd7_branches(pa, qb, mass) == branches
+
+
+def test_the_hull_of_branch_sets_is_the_least_run_holding_them():
+    assert core.ppnd7_hull(["C"]) == "C"
+    assert core.ppnd7_hull(["C", "F"]) == "CNF"
+    assert core.ppnd7_hull(["N", "F", "NF"]) == "NF"
+    assert core.ppnd7_hull(["CN", "C"]) == "CN"

@@ -45,7 +45,7 @@ from .._constants import PHILOX_ROUNDS
 from .._sources import DIGEST
 from ..registry import ELEMENTS_PER_BLOCK, FAMILIES, FAMILY_RULES, STORE_WORDS, STORES
 from . import ENTRY, STORAGE, run_table, word_type
-from .rules import CODE, CONVERT, array_at, row_of, row_params
+from .rules import CODE, CONVERT, TRUNCNORM32_CODE, array_at, row_of, row_params
 
 CHUNK = 4096  # elements; a multiple of every rule's elements per block
 SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
@@ -74,6 +74,8 @@ STORE_MARKERS = {dtype: _MARKERS[store] for dtype, store in STORES.items()}
 _FORMATS = {type(marker): store for store, marker in _MARKERS.items()}  # marker type -> store
 
 _BY_CLASS = {rule.params: (rule, ELEMENTS_PER_BLOCK[name]) for name, rule in CODE.items()}
+_BY_CLASS.update((rule.params, (rule, ELEMENTS_PER_BLOCK["truncnorm32"]))
+                 for rule in TRUNCNORM32_CODE.values())
 
 
 # Each choice below has a pure-Python version (for NUMBA_DISABLE_JIT=1 and the CUDA
@@ -366,11 +368,21 @@ def _run(table, first, proto, store, parallel=True, total=None):
     _on_threads(min(get_num_threads(), parts), work)
 
 
+def _record(name, rows):
+    """The parameter record that rule ``name`` fills with for the row doubles ``rows``
+    (a 2-D array, a row per destination; the record holds the first's). truncnorm32 gets
+    the record of the PPND7 branches its rows can take (``rules.TRUNCNORM32_CODE``)."""
+    if name != "truncnorm32":
+        return CODE[name].from_row(rows[0])
+    branches = core.ppnd7_hull([core.ppnd7_branches(*v[:3]) for v in rows])
+    return TRUNCNORM32_CODE[branches].from_row(rows[0])
+
+
 @functools.lru_cache(maxsize=1024)
 def _rule_args(rule):
     """(the row doubles, the parameter record) of a ``distributions.Rule``."""
     params = row_params(rule)
-    return params, CODE[rule.name].from_row(params)
+    return params, _record(rule.name, params[None])
 
 
 def available():
@@ -481,8 +493,8 @@ def fill_many(table):
     for family, name in enumerate(FAMILY_RULES[table.dtype]):
         of_family = rows[rows["family"] == family]
         if len(of_family):
-            _run(of_family, _chunk_starts(of_family),
-                 CODE[name].from_row(of_family["params"][0]), store)
+            _run(of_family, _chunk_starts(of_family), _record(name, of_family["params"]),
+                 store)
     word = np.dtype(word_type(table.dtype))
     for row in rows[rows["family"] == _CONSTANT]:
         array_at(row["ptr"], row["n"], word)[...] = word.type(row["bits"])
@@ -506,7 +518,10 @@ def warmup(rule, dtype):
     """Compile (or load from the disk cache) the kernel for fills of ``dtype`` by
     ``rule``; nothing is written."""
     row = np.zeros(1, ENTRY)
-    proto = CODE[rule].from_row(row["params"][0])
+    # truncnorm32: the central and near-tail branches, which bounds from about 1.5 to 5.7
+    # sigma reach (trunc_normal_'s default a=-2, b=2 on std=1); other sets compile on use
+    code = TRUNCNORM32_CODE["CN"] if rule == "truncnorm32" else CODE[rule]
+    proto = code.from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
     _prepared(row, np.zeros(2, np.int64), proto, store)
 

@@ -184,13 +184,14 @@ def _u64(low, high):
     return np.uint64(low) | (np.uint64(high) << _S32)
 
 
-def _record(spec):
+def _record(spec, variant=""):
     """The rule's parameter record: a named tuple class (one field ``unused`` when the
-    rule has no parameters, as Numba needs a field), ``<Name>Params`` of this module.
-    It is a module attribute because Numba's disk cache pickles the kernels' signatures,
-    and pickle finds a class by its module and name."""
+    rule has no parameters, as Numba needs a field), ``<Name><variant>Params`` of this
+    module. It is a module attribute because Numba's disk cache pickles the kernels'
+    signatures, and pickle finds a class by its module and name."""
     camel = spec.name[0].upper() + spec.name[1:]
-    record = namedtuple(f"{camel}Params", [name for name, _ in spec.params] or ["unused"])
+    record = namedtuple(f"{camel}{variant}Params",
+                        [name for name, _ in spec.params] or ["unused"])
     globals()[record.__name__] = record
     return record
 
@@ -231,6 +232,24 @@ def _code(spec):
 
 # name -> RuleCode, for every rule of the registry
 CODE = {name: _code(spec) for name, spec in SPECS.items()}
+
+
+def _truncnorm32_code(branches):
+    """truncnorm32's code evaluating only ``branches`` of PPND7 (a key of
+    ``core.NDTRI32_BRANCHES``): a record class of its own, so that the CPU kernel
+    compiles one specialization per branch set, whose vectorized loop computes only
+    those branches."""
+    spec = SPECS["truncnorm32"]
+    record = _record(spec, branches)
+    transform = core.truncnorm32_taking(core.NDTRI32_BRANCHES[branches])
+    return RuleCode(record, _EMITTERS[spec.reads](transform), np.float32,
+                    _from_row(spec, record), _never_rejects, _no_retry)
+
+
+# The CPU's truncnorm32, by the PPND7 branches a fill's bounds reach
+# (``core.ppnd7_branches``): the same values as CODE["truncnorm32"], which the GPU
+# backends run, in about half the time where the bounds reach one branch.
+TRUNCNORM32_CODE = {branches: _truncnorm32_code(branches) for branches in core.NDTRI32_BRANCHES}
 
 
 def row_params(rule):
