@@ -363,18 +363,28 @@ def resolve(generator=None, seed=None, destination=None):
       values as it does for ``torch.nn.init``; for any other destination (a meta tensor
       included, which no fill takes), the default generator.
     """
+    key = fresh_key(generator, seed, destination)
+    if key is not None:
+        return Generator(key)
+    return default_generator if generator is None else generator
+
+
+def fresh_key(generator=None, seed=None, destination=None):
+    """The key of the fresh Generator that ``resolve`` makes for these arguments (drawn
+    from torch's generator where ``resolve`` draws it), or None where ``resolve``
+    returns an existing generator: a fastinit ``generator``, or the default one."""
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
     if seed is not None:
-        return Generator(seed)
+        return _check_u64("seed", seed)
     if isinstance(generator, Generator):
-        return generator
+        return None
     torch = arrays._torch()
     if torch is not None and isinstance(generator, torch.Generator):
-        return Generator(torch_key(generator))
+        return torch_key(generator)
     if generator is not None:
         raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
                         f"{type(generator).__name__}")
     if arrays.is_torch_tensor(destination) and not destination.is_meta:
-        return Generator(torch_key(device="cpu" if destination.is_cpu else destination.device))
-    return default_generator
+        return torch_key(device="cpu" if destination.is_cpu else destination.device)
+    return None

@@ -40,7 +40,8 @@ import numpy as np
 from . import arrays
 from .distributions import (DtypeError, Normal, ParameterError, TruncatedNormal, Uniform,
                             _finite, rule_for)
-from .generator import resolve
+from .backends import Draw
+from .generator import _check_backend, fresh_key, resolve
 from .registry import FLOAT_DTYPES
 from .schemes import (KaimingNormal, KaimingUniform, XavierNormal, XavierUniform,
                       calculate_gain, correct_fan, fan_in_and_fan_out)
@@ -111,6 +112,21 @@ def _draw(tensor, dest, dist, generator, seed, backend):
     return gen
 
 
+def _draw_once(tensor, dest, dist, generator, seed, backend):
+    """``_draw`` for a call that does not use its generator afterwards. Where that
+    generator is a fresh ``Generator(key)`` (``seed``, or a torch generator), drawing
+    ``tensor`` alone from its block 0, the fill is that draw itself, without making the
+    generator: the same values and the same draws from torch's generators, and most of
+    the cost of a small tensor's call saved."""
+    rule = rule_for(dist, dest.dtype)
+    key = fresh_key(generator, seed, tensor)
+    if key is None:  # a fastinit generator's draw moves it on
+        _draw(tensor, dest, dist, generator, seed, backend)
+        return
+    with _no_grad(tensor):
+        arrays.fill(dest, Draw(rule, key, 0, 0, 0), _check_backend(backend))
+
+
 def _write(tensor, values):
     """Write float64 ``values`` (numpy, or a torch/CuPy array on the tensor's device) into
     ``tensor``. Narrower dtypes round through float32 in numpy, CuPy and torch alike, so
@@ -166,7 +182,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
         >>> init.uniform_(w, seed=0)
     """
     dest = _destination(tensor)
-    _draw(tensor, dest, Uniform(*_bounds(a, b)), generator, seed, backend)
+    _draw_once(tensor, dest, Uniform(*_bounds(a, b)), generator, seed, backend)
     return tensor
 
 
@@ -200,7 +216,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=Non
         >>> init.normal_(w, seed=0)
     """
     dest = _destination(tensor)
-    _draw(tensor, dest, Normal(mean, std), generator, seed, backend)
+    _draw_once(tensor, dest, Normal(mean, std), generator, seed, backend)
     return tensor
 
 
@@ -235,7 +251,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     """
     _warn_if_far(mean, std, a, b)
     dest = _destination(tensor)
-    _draw(tensor, dest, TruncatedNormal(mean, std, a, b), generator, seed, backend)
+    _draw_once(tensor, dest, TruncatedNormal(mean, std, a, b), generator, seed, backend)
     return tensor
 
 
@@ -386,7 +402,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
         >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
     """
     dest = _destination(tensor)
-    _draw(tensor, dest, XavierUniform(gain).distribution(dest.shape), generator, seed, backend)
+    _draw_once(tensor, dest, XavierUniform(gain).distribution(dest.shape), generator, seed,
+               backend)
     return tensor
 
 
@@ -419,7 +436,8 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
         >>> init.xavier_normal_(w, seed=0)
     """
     dest = _destination(tensor)
-    _draw(tensor, dest, XavierNormal(gain).distribution(dest.shape), generator, seed, backend)
+    _draw_once(tensor, dest, XavierNormal(gain).distribution(dest.shape), generator, seed,
+               backend)
     return tensor
 
 
@@ -431,7 +449,7 @@ def _kaiming(tensor, scheme, generator, seed, backend):
     if 0 in dest.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
-    _draw(tensor, dest, scheme.distribution(dest.shape), generator, seed, backend)
+    _draw_once(tensor, dest, scheme.distribution(dest.shape), generator, seed, backend)
     return tensor
 
 

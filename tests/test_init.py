@@ -133,6 +133,7 @@ def fastinit_outcome(monkeypatch, name, kwargs, tensor):
 
     with monkeypatch.context() as m:
         m.setattr(Generator, "fill", record_fill)
+        m.setattr(init, "fresh_key", lambda *args: None)  # every draw through a Generator
         call = getattr(init, name)
         seed = {} if name in DETERMINISTIC else {"seed": 0}
         return run(lambda t: call(t, **kwargs, **seed), tensor, calls, name in DETERMINISTIC)
@@ -761,3 +762,28 @@ def test_torch_trunc_normal_unique_values_and_no_boundary_values(dtype, min_uniq
     narrow = init.trunc_normal_(torch.empty(10_000, dtype=dtype), mean=0.0, std=0.1, a=-2.0,
                                 b=2.0)
     assert not ((narrow == -2.0) | (narrow == 2.0)).any()
+
+
+ONE_DRAW = [("uniform_", {"a": -1.0, "b": 2.0}), ("normal_", {"mean": 1.0, "std": 3.0}),
+            ("trunc_normal_", {}), ("trunc_normal_", {"std": 0.02}), ("xavier_uniform_", {}),
+            ("xavier_normal_", {}), ("kaiming_uniform_", {"a": 0.1}), ("kaiming_normal_", {})]
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["seed", "torch_generator"])
+@pytest.mark.parametrize("name, kwargs", ONE_DRAW, ids=[f"{n}{k}" for n, k in ONE_DRAW])
+def test_a_one_draw_call_writes_what_its_fresh_generator_would(monkeypatch, name, kwargs,
+                                                                seeded):
+    """A call that draws one tensor from a fresh generator fills it without making the
+    generator: the same values, and the same draws from torch's generator."""
+    seed = {"seed": 12} if seeded else {}
+    call = getattr(init, name)
+    results = []
+    for direct in (True, False):
+        if not direct:
+            monkeypatch.setattr(init, "fresh_key", lambda *args: None)
+        torch.manual_seed(3)
+        out = torch.full((16, 33), float("nan"))
+        call(out, **kwargs, **seed)
+        assert not out.isnan().any()  # every element written
+        results.append((out.view(torch.int32).tolist(), torch.randint(0, 2**30, (4,)).tolist()))
+    assert results[0] == results[1]
