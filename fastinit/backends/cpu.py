@@ -12,8 +12,9 @@ of threads or on where a fill starts.
 
 One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.CODE``) and a store marker. Numba thus
-compiles, on first use, one specialization per (rule, format) with nothing else in it,
-and keeps it in its disk cache, keyed on the digest of every source it is built from
+compiles, on first use, one specialization per (rule, format) with nothing else in it
+(the 32-bit truncated normal: one per set of PPND7 branches a fill's bounds reach,
+``rules.TRUNCNORM32_CODE``, chosen on the host), and keeps it in its disk cache, keyed on the digest of every source it is built from
 (``fastinit._sources``). The kernel writes contiguous memory only: a strided
 destination's leading rows (or pieces of them) are split over the threads, and each
 thread draws its part in slabs of up to ``SLAB`` elements into a contiguous buffer that
