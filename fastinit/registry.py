@@ -36,15 +36,15 @@ READS = {
     "block2": (2, "four words, two values"),
 }
 
-# The types a parameter is computed in -> (Python type name, CUDA C type, slots):
-# "value" is the rule's precision; a parameter of two slots comes as its 32-bit halves,
-# the low half first (each exact as a double).
+# The types a parameter is computed in -> (numpy type name, slots): "value" is the rule's
+# precision; a parameter of two slots comes as its 32-bit halves, the low half first
+# (each exact as a double).
 PARAM_TYPES = {
-    "value": (None, None, 1),
-    "float64": ("float64", "double", 1),
-    "uint64": ("uint64", "unsigned long long", 1),  # an integer below 2**53
-    "uint32 halves": ("uint32", "unsigned int", 2),
-    "uint64 halves": ("uint64", "unsigned long long", 2),
+    "value": (None, 1),
+    "float64": ("float64", 1),
+    "uint64": ("uint64", 1),  # an integer below 2**53
+    "uint32 halves": ("uint32", 2),
+    "uint64 halves": ("uint64", 2),
 }
 _C_TYPES = {"float32": "float", "float64": "double", "uint32": "unsigned int",
             "uint64": "unsigned long long"}
@@ -69,7 +69,7 @@ class RuleSpec:
     @property
     def slots(self):
         """How many doubles ``distributions.Rule.params`` holds for this rule."""
-        return sum(PARAM_TYPES[kind][2] for _, kind in self.params)
+        return sum(PARAM_TYPES[kind][1] for _, kind in self.params)
 
     def param_type(self, kind):
         """The numpy type name of a parameter of ``kind``."""
@@ -183,12 +183,12 @@ def _cuda_params(spec):
     for name, kind in spec.params:
         ctype = _C_TYPES[spec.param_type(kind)]
         lines.append(f"  {ctype} {name};")
-        if PARAM_TYPES[kind][2] == 2:
+        if PARAM_TYPES[kind][1] == 2:
             read = f"static_cast<{ctype}>(from_halves(p.v[{slot}], p.v[{slot + 1}]))"
         else:
             read = f"p.v[{slot}]" if ctype == "double" else f"static_cast<{ctype}>(p.v[{slot}])"
         inits.append(f"{name}({read})")
-        slot += PARAM_TYPES[kind][2]
+        slot += PARAM_TYPES[kind][1]
     if inits:
         lines += [f"  __device__ explicit {spec.name}(const Params& p)",
                   "      : " + ",\n        ".join(inits) + " {}"]

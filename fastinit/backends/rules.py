@@ -202,7 +202,7 @@ def _from_row(spec, record):
     both), written out as source so that Numba sees one plain constructor call."""
     args, slot = [], 0
     for _, kind in spec.params:
-        ptype, slots = spec.param_type(kind), PARAM_TYPES[kind][2]
+        ptype, slots = spec.param_type(kind), PARAM_TYPES[kind][1]
         if slots == 2 and ptype == "uint64":
             args.append(f"_u64(v[{slot}], v[{slot + 1}])")
         else:
