@@ -594,9 +594,9 @@ def truncnorm_std32(u, pa, qb, mass):
 
 
 def truncnorm32_taking(ndtri_lower):
-    """The ``truncnorm32`` rule's transform (below) with ``ndtri_lower``, one of
-    ``NDTRI32_BRANCHES``, in place of ``ndtri_lower32``: the same operations, hence the
-    same values, for a fill whose probabilities take only that function's branches."""
+    """The ``truncnorm32`` rule's transform (below) inverting with ``ndtri_lower``:
+    ``ndtri_lower32`` for the rule itself, or one of ``NDTRI32_BRANCHES``, which gives
+    the same values for a fill whose probabilities take only its branches."""
 
     @device
     def transform(p, w):
@@ -661,12 +661,9 @@ def normal64(p, w0, w1, w2, w3):
     return p.mean + mul(p.stddev, z0), p.mean + mul(p.stddev, z1)
 
 
-@device
-def truncnorm32(p, w):
-    """z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then
-    clipped to float32 limits."""
-    z = np.float64(truncnorm_std32(u01_open32(w), p.pa, p.qb, p.mass))
-    return clip(np.float32(p.mean + mul(p.stddev, z)), p.bot, p.top)
+# z in float32 (PPND7), mean + stddev * z in float64, rounded to float32, then clipped to
+# float32 limits.
+truncnorm32 = truncnorm32_taking(ndtri_lower32)
 
 
 @device

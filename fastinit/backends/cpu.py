@@ -14,14 +14,14 @@ One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.CODE``) and a store marker. Numba thus
 compiles, on first use, one specialization per (rule, format) with nothing else in it
 (the 32-bit truncated normal: one per set of PPND7 branches a fill's bounds reach,
-``rules.TRUNCNORM32_CODE``, chosen on the host), and keeps it in its disk cache, keyed on the digest of every source it is built from
-(``fastinit._sources``). The kernel writes contiguous memory only: a strided
-destination's leading rows (or pieces of them) are split over the threads, and each
-thread draws its part in slabs of up to ``SLAB`` elements into a contiguous buffer that
-numpy copies into the view, so no layout needs a kernel of its own. The kernel
-releases the GIL, and a plain thread pool runs its runs in parallel: Numba's
-``parallel=True`` passes, which tripled compile times, are not needed. ``warmup``
-compiles every specialization ahead of use.
+``rules.TRUNCNORM32_CODE``, chosen on the host), and keeps it in its disk cache,
+keyed on the digest of every source it is built from (``fastinit._sources``). The
+kernel writes contiguous memory only: a strided destination's leading rows (or pieces
+of them) are split over the threads, and each thread draws its part in slabs of up to
+``SLAB`` elements into a contiguous buffer that numpy copies into the view, so no
+layout needs a kernel of its own. The kernel releases the GIL, and a plain thread pool
+runs its runs in parallel: Numba's ``parallel=True`` passes, which tripled compile
+times, are not needed. ``warmup`` compiles every specialization ahead of use.
 
 Besides ``backends.Backend`` (whose views and tables here hold host addresses),
 ``fill_runs`` writes the runs of one draw that make a sub-box of a tensor in one pass.
@@ -375,7 +375,8 @@ def _record(name, rows):
     the record of the PPND7 branches its rows can take (``rules.TRUNCNORM32_CODE``)."""
     if name != "truncnorm32":
         return CODE[name].from_row(rows[0])
-    branches = core.ppnd7_hull([core.ppnd7_branches(*v[:3]) for v in rows])
+    masses = np.unique(rows[:, :3], axis=0)  # a model's tensors share a few bounds
+    branches = core.ppnd7_hull([core.ppnd7_branches(*v) for v in masses])
     return TRUNCNORM32_CODE[branches].from_row(rows[0])
 
 

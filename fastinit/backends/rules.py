@@ -217,14 +217,16 @@ def _from_row(spec, record):
 RuleCode = namedtuple("RuleCode", "params emit precision from_row rejects retry")
 
 
-def _code(spec):
-    record = _record(spec)
+def _code(spec, transform=None, variant=""):
+    """The rule's code, with ``transform`` in place of ``core.<name>`` and a record class
+    of its own (``variant``) where given."""
+    record = _record(spec, variant)
     if spec.retries:
         emit, rejects, retry = _RETRYING[spec.reads](
             getattr(core, spec.name), getattr(core, f"{spec.name}_rejected"),
             getattr(core, f"{spec.name}_value"))
     else:
-        emit = _EMITTERS[spec.reads](getattr(core, spec.name))
+        emit = _EMITTERS[spec.reads](transform or getattr(core, spec.name))
         rejects, retry = _never_rejects, _no_retry
     return RuleCode(record, emit, np.dtype(spec.precision).type, _from_row(spec, record),
                     rejects, retry)
@@ -234,22 +236,14 @@ def _code(spec):
 CODE = {name: _code(spec) for name, spec in SPECS.items()}
 
 
-def _truncnorm32_code(branches):
-    """truncnorm32's code evaluating only ``branches`` of PPND7 (a key of
-    ``core.NDTRI32_BRANCHES``): a record class of its own, so that the CPU kernel
-    compiles one specialization per branch set, whose vectorized loop computes only
-    those branches."""
-    spec = SPECS["truncnorm32"]
-    record = _record(spec, branches)
-    transform = core.truncnorm32_taking(core.NDTRI32_BRANCHES[branches])
-    return RuleCode(record, _EMITTERS[spec.reads](transform), np.float32,
-                    _from_row(spec, record), _never_rejects, _no_retry)
-
-
 # The CPU's truncnorm32, by the PPND7 branches a fill's bounds reach
 # (``core.ppnd7_branches``): the same values as CODE["truncnorm32"], which the GPU
 # backends run, in about half the time where the bounds reach one branch.
-TRUNCNORM32_CODE = {branches: _truncnorm32_code(branches) for branches in core.NDTRI32_BRANCHES}
+# Each has a record class of its own, so that the CPU kernel compiles one specialization
+# per branch set, whose vectorized loop computes only those branches.
+TRUNCNORM32_CODE = {
+    branches: _code(SPECS["truncnorm32"], core.truncnorm32_taking(ndtri), branches)
+    for branches, ndtri in core.NDTRI32_BRANCHES.items()}
 
 
 def row_params(rule):
