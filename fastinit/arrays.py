@@ -23,6 +23,7 @@ the whole, in one backend call however many rows the box cuts.
 """
 
 import ctypes
+import functools
 import importlib
 import math
 import operator
@@ -168,14 +169,11 @@ class Destination(NamedTuple):
     is_torch: bool
 
 
-_torch_names = {}  # torch dtype -> fastinit's name, or None
-
-
+@functools.cache
 def _torch_name(dtype):
-    if dtype not in _torch_names:
-        name = str(dtype).removeprefix("torch.")
-        _torch_names[dtype] = name if name in STORAGE else None
-    return _torch_names[dtype]
+    """fastinit's name of a torch dtype, or None."""
+    name = str(dtype).removeprefix("torch.")
+    return name if name in STORAGE else None
 
 
 def destination(x):
@@ -197,6 +195,42 @@ def destination(x):
     shape = tuple(int(s) for s in cai["shape"])
     return Destination(x, _TYPESTR_NAMES.get(cai["typestr"]), shape, math.prod(shape),
                        "cuda", False)
+
+
+_NUMPY = "numpy"
+_host_kinds = {}  # type -> _NUMPY, the layout a torch tensor of it must have, or None
+
+
+def _host_kind(kind):
+    """What ``host_run`` reads of a ``kind`` object: _NUMPY for a numpy array, the strided
+    layout for a plain torch tensor or ``Parameter``, None for anything else."""
+    if kind not in _host_kinds:
+        torch = _torch()
+        dense = () if torch is None else (torch.Tensor, torch.nn.Parameter)
+        _host_kinds[kind] = (_NUMPY if kind is np.ndarray else torch.strided if kind in dense
+                             else None)
+    return _host_kinds[kind]
+
+
+def host_run(x):
+    """``(address, dtype name, size)`` of ``x`` where a fill may write it as one run of
+    host memory without a ``destination`` and a view: a C-contiguous, writable numpy
+    array, or a contiguous, dense CPU torch tensor (or ``Parameter``), of a dtype a
+    kernel writes; None for anything else (``destination`` and ``fill`` then read it,
+    or say why not). A tensor that requires grad is not refused: the caller writes it
+    as ``torch.nn.init`` does, recording nothing for autograd."""
+    kind = _host_kinds.get(type(x)) or _host_kind(type(x))
+    if kind is _NUMPY:
+        dtype = _numpy_name(x.dtype)
+        if dtype is None or not (x.flags.c_contiguous and x.flags.writeable):
+            return None
+        return x.__array_interface__["data"][0], dtype, x.size
+    if kind is None or not x.is_cpu or x.layout is not kind:
+        return None
+    dtype = _torch_name(x.dtype)
+    if dtype is None or not x.is_contiguous() or x.is_neg():
+        return None
+    return x.data_ptr(), dtype, x.numel()
 
 
 def is_device_array(x):

@@ -252,17 +252,25 @@ def _ndtr(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-def rule_for(dist, dtype):
-    """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``;
-    computed once per (distribution, dtype) when the distribution is hashable."""
-    try:
-        return _cached_rule(dist, dtype)
-    except TypeError:
+def cached(function, maxsize=1024):
+    """``function`` remembering its last ``maxsize`` results by arguments where they are
+    hashable (``functools.lru_cache``), and computing them afresh where they are not.
+    An exception is never remembered, so a call whose arguments are rejected raises
+    every time."""
+    remembered = functools.lru_cache(maxsize=maxsize)(function)
+
+    @functools.wraps(function)
+    def call(*args):
         try:
-            hash(dist)
-        except TypeError:  # an unhashable distribution: nothing to cache it under
-            return _rule(dist, dtype)
-        raise
+            return remembered(*args)
+        except TypeError:
+            try:
+                hash(args)
+            except TypeError:  # an unhashable argument: nothing to remember it under
+                return function(*args)
+            raise
+
+    return call
 
 
 def _rule(dist, dtype):
@@ -384,5 +392,9 @@ def _integers_rule(low, span):
     return Rule(f"integers{bits}", tuple(halves))
 
 
-_cached_rule = functools.lru_cache(maxsize=1024)(_rule)
+@cached
+def rule_for(dist, dtype):
+    """The ``Rule`` that fills ``dtype`` (a name from FLOAT_DTYPES etc.) with ``dist``;
+    computed once per (distribution, dtype) when the distribution is hashable."""
+    return _rule(dist, dtype)
 

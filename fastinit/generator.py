@@ -312,29 +312,33 @@ def get_default_generator():
 
 
 class _KeyWords(threading.local):
-    """This thread's one-element int64 tensor per device, that ``torch_key`` draws into:
-    allocating one per key cost more than the draw itself."""
+    """This thread's one-element int64 tensor per device, that ``torch_key`` draws into
+    (allocating one per key cost more than the draw itself), with a numpy view of it on
+    the CPU (reading that costs a third of ``Tensor.item``)."""
 
     def __init__(self):
         self.by_device = {}
 
 
 _key_words = _KeyWords()
+_INT64_LOW = -(1 << 63)
 
 
 def _key_word(device):
-    """A one-element int64 tensor on ``device``, this thread's own for that device. One
-    made in inference mode could not be written outside it later, so it is made
-    outside; one that is not a plain tensor on exactly ``device`` (made under a torch
-    mode, or "cuda" with no index, which names whatever device is current) serves one
-    draw only."""
-    key = str(device)
+    """``(word, view)``: a one-element int64 tensor on ``device``, this thread's own for
+    that device, and a numpy view of it on the CPU (else None). One made in inference
+    mode could not be written outside it later, so it is made outside; one that is not
+    a plain tensor on exactly ``device`` (made under a torch mode, or "cuda" with no
+    index, which names whatever device is current) serves one draw only."""
+    key = device if type(device) is str else str(device)
     word = _key_words.by_device.get(key)
     if word is None:
         torch = arrays._torch()
         with torch.inference_mode(False):
-            word = torch.empty((), dtype=torch.int64, device=device)
-        if type(word) is torch.Tensor and word.device == torch.device(device):
+            tensor = torch.empty((), dtype=torch.int64, device=device)
+        plain = type(tensor) is torch.Tensor and tensor.device == torch.device(device)
+        word = (tensor, tensor.numpy() if plain and tensor.is_cpu else None)
+        if plain:
             _key_words.by_device[key] = word
     return word
 
@@ -346,10 +350,13 @@ def torch_key(generator=None, device="cpu"):
     as an unsigned integer. The draw advances that generator as any one-element draw
     does; on a CUDA device it waits for the current stream, as the key comes back to the
     host."""
-    if generator is not None:
-        device = generator.device
-    word = _key_word(device)
-    return word.random_(-(1 << 63), None, generator=generator).item() % _U64
+    if generator is None:
+        word, view = _key_word(device)
+        word.random_(_INT64_LOW, None)
+    else:
+        word, view = _key_word(generator.device)
+        word.random_(_INT64_LOW, None, generator=generator)
+    return (word.item() if view is None else view.item()) % _U64
 
 
 def resolve(generator=None, seed=None, destination=None):
@@ -373,18 +380,18 @@ def fresh_key(generator=None, seed=None, destination=None):
     """The key of the fresh Generator that ``resolve`` makes for these arguments (drawn
     from torch's generator where ``resolve`` draws it), or None where ``resolve``
     returns an existing generator: a fastinit ``generator``, or the default one."""
-    if seed is not None and generator is not None:
-        raise ValueError("pass either seed or generator, not both")
     if seed is not None:
+        if generator is not None:
+            raise ValueError("pass either seed or generator, not both")
         return _check_u64("seed", seed)
+    if generator is None:  # tested first: isinstance of torch.Generator costs 0.3 us
+        if arrays.is_torch_tensor(destination) and not destination.is_meta:
+            return torch_key(device="cpu" if destination.is_cpu else destination.device)
+        return None
     if isinstance(generator, Generator):
         return None
     torch = arrays._torch()
     if torch is not None and isinstance(generator, torch.Generator):
         return torch_key(generator)
-    if generator is not None:
-        raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
-                        f"{type(generator).__name__}")
-    if arrays.is_torch_tensor(destination) and not destination.is_meta:
-        return torch_key(device="cpu" if destination.is_cpu else destination.device)
-    return None
+    raise TypeError("generator must be a fastinit.Generator or a torch.Generator, got "
+                    f"{type(generator).__name__}")

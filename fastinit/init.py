@@ -39,8 +39,8 @@ import numpy as np
 
 from . import arrays
 from .distributions import (DtypeError, Normal, ParameterError, TruncatedNormal, Uniform,
-                            _finite, rule_for)
-from .backends import Draw
+                            _finite, cached, rule_for)
+from .backends import Draw, cpu
 from .generator import _check_backend, fresh_key, resolve
 from .registry import FLOAT_DTYPES
 from .schemes import (KaimingNormal, KaimingUniform, XavierNormal, XavierUniform,
@@ -102,29 +102,66 @@ def _fill(tensor, dist, gen, backend=None):
 
 def _draw(tensor, dest, dist, generator, seed, backend):
     """Fill ``tensor``, whose ``arrays.Destination`` is ``dest``, with ``dist`` from the
-    call's generator, and return that generator. ``dist`` is checked against the dtype
+    call's generator, and return that generator. ``dist`` and ``backend`` are checked
     before the generator is chosen: a call that raises draws nothing, from torch's
     generators either."""
     rule_for(dist, dest.dtype)
+    backend = _check_backend(backend)
     gen = resolve(generator, seed, tensor)
     with _no_grad(tensor):
         gen.fill(dest, dist, backend=backend)
     return gen
 
 
-def _draw_once(tensor, dest, dist, generator, seed, backend):
-    """``_draw`` for a call that does not use its generator afterwards. Where that
-    generator is a fresh ``Generator(key)`` (``seed``, or a torch generator), drawing
-    ``tensor`` alone from its block 0, the fill is that draw itself, without making the
-    generator: the same values and the same draws from torch's generators, and most of
-    the cost of a small tensor's call saved."""
-    rule = rule_for(dist, dest.dtype)
+def _distribution(make, args, shape):
+    """``make(*args)``, or with a ``shape`` the distribution of the scheme ``make(*args)``
+    for that shape."""
+    made = make(*args)
+    return made if shape is None else made.distribution(shape)
+
+
+@cached
+def _rule(make, args, shape, dtype):
+    """``(distribution, its Rule for dtype)``, ``_distribution``'s: each check and
+    computation made once per arguments (a float tuple hashes in C, where a
+    distribution's dataclass hash and equality are Python calls)."""
+    dist = _distribution(make, args, shape)
+    return dist, rule_for(dist, dtype)
+
+
+def _draw_once(tensor, make, args, generator, seed, backend, fans=False, empty_warns=False):
+    """Fill ``tensor`` with ``make(*args)`` (with ``fans``, the scheme ``make(*args)``'s
+    distribution for its shape) from the call's generator, which nothing uses afterwards;
+    checks in torch's order: the tensor, then (``empty_warns``: a zero-element tensor
+    warns "Initializing zero-element tensors is a no-op" at the caller's caller, as
+    torch's kaiming functions, and is left) the parameters, then the generator. A call
+    that raises draws nothing, from torch's generators either.
+
+    Where the generator is a fresh ``Generator(key)`` (``seed``, or a torch generator),
+    drawing ``tensor`` alone from its block 0, the fill is that draw itself, without
+    making the generator; where the CPU writes the tensor as one run of host memory
+    (``arrays.host_run``), that run is written straight: the same values and the same
+    draws from torch's generators, and most of a small tensor's call saved (a 64-element
+    call costs about torch's)."""
+    run = arrays.host_run(tensor) if backend is None or backend == "cpu" else None
+    if run is None or run[1] not in FLOAT_DTYPES:
+        run, dest = None, _destination(tensor)
+        shape, dtype, size = dest.shape, dest.dtype, dest.size
+    else:
+        dest, shape, dtype, size = None, tensor.shape, run[1], run[2]
+    if empty_warns and size == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return
+    dist, rule = _rule(make, args, shape if fans else None, dtype)
+    backend = _check_backend(backend)
     key = fresh_key(generator, seed, tensor)
     if key is None:  # a fastinit generator's draw moves it on
-        _draw(tensor, dest, dist, generator, seed, backend)
-        return
-    with _no_grad(tensor):
-        arrays.fill(dest, Draw(rule, key, 0, 0, 0), _check_backend(backend))
+        _draw(tensor, dest or _destination(tensor), dist, generator, seed, backend)
+    elif run is not None:
+        cpu.fill_at(run[0], size, dtype, rule, key, 0, 0, 0)
+    else:
+        with _no_grad(tensor):
+            arrays.fill(dest, Draw(rule, key, 0, 0, 0), backend)
 
 
 def _write(tensor, values):
@@ -181,18 +218,17 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, backend=None):
         >>> w = torch.empty(3, 5)
         >>> init.uniform_(w, seed=0)
     """
-    dest = _destination(tensor)
-    _draw_once(tensor, dest, Uniform(*_bounds(a, b)), generator, seed, backend)
+    _draw_once(tensor, _uniform, (a, b), generator, seed, backend)
     return tensor
 
 
-def _bounds(a, b):
-    """``uniform_``'s bounds as floats, checked as torch checks them (finite, ``a <= b``)
-    in errors that name them."""
+def _uniform(a, b):
+    """``uniform_``'s distribution, its bounds checked as torch checks them (finite,
+    ``a <= b``) in errors that name them."""
     a, b = _finite("a", a), _finite("b", b)
     if a > b:
         raise ParameterError(f"uniform_ needs a <= b, got a={a}, b={b}")
-    return a, b
+    return Uniform(a, b)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=None):
@@ -215,8 +251,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, backend=Non
         >>> w = torch.empty(3, 5)
         >>> init.normal_(w, seed=0)
     """
-    dest = _destination(tensor)
-    _draw_once(tensor, dest, Normal(mean, std), generator, seed, backend)
+    _draw_once(tensor, Normal, (mean, std), generator, seed, backend)
     return tensor
 
 
@@ -250,8 +285,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> init.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)
     """
     _warn_if_far(mean, std, a, b)
-    dest = _destination(tensor)
-    _draw_once(tensor, dest, TruncatedNormal(mean, std, a, b), generator, seed, backend)
+    _draw_once(tensor, TruncatedNormal, (mean, std, a, b), generator, seed, backend)
     return tensor
 
 
@@ -401,9 +435,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, backend=None
         >>> w = torch.empty(3, 5)
         >>> init.xavier_uniform_(w, gain=init.calculate_gain("relu"), seed=0)
     """
-    dest = _destination(tensor)
-    _draw_once(tensor, dest, XavierUniform(gain).distribution(dest.shape), generator, seed,
-               backend)
+    _draw_once(tensor, XavierUniform, (gain,), generator, seed, backend, fans=True)
     return tensor
 
 
@@ -435,21 +467,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, backend=None)
         >>> w = torch.empty(3, 5)
         >>> init.xavier_normal_(w, seed=0)
     """
-    dest = _destination(tensor)
-    _draw_once(tensor, dest, XavierNormal(gain).distribution(dest.shape), generator, seed,
-               backend)
-    return tensor
-
-
-def _kaiming(tensor, scheme, generator, seed, backend):
-    """The He/Kaiming fill of ``scheme``, in torch's order of checks: a zero-element
-    tensor warns (at the caller's caller, as torch's stacklevel 2) and is returned
-    before ``scheme`` or the generator is looked at."""
-    dest = _destination(tensor)
-    if 0 in dest.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
-        return tensor
-    _draw_once(tensor, dest, scheme.distribution(dest.shape), generator, seed, backend)
+    _draw_once(tensor, XavierNormal, (gain,), generator, seed, backend, fans=True)
     return tensor
 
 
@@ -488,7 +506,9 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_uniform_(w, mode="fan_in", nonlinearity="relu", seed=0)
     """
-    return _kaiming(tensor, KaimingUniform(a, mode, nonlinearity), generator, seed, backend)
+    _draw_once(tensor, KaimingUniform, (a, mode, nonlinearity), generator, seed, backend,
+               fans=True, empty_warns=True)
+    return tensor
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
@@ -523,7 +543,9 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(3, 5)
         >>> init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    return _kaiming(tensor, KaimingNormal(a, mode, nonlinearity), generator, seed, backend)
+    _draw_once(tensor, KaimingNormal, (a, mode, nonlinearity), generator, seed, backend,
+               fans=True, empty_warns=True)
+    return tensor
 
 
 def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
@@ -564,6 +586,7 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, backend=None):
         return tensor
     rows = shape[0]
     cols = math.prod(shape) // rows
+    backend = _check_backend(backend)
     gen = resolve(generator, seed, tensor)
     xp, flattened = _float64_like(tensor, (rows, cols))
     gen.fill(flattened, Normal(0.0, 1.0), backend=backend)

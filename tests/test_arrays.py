@@ -436,6 +436,46 @@ def test_a_destination_is_read_once_and_says_what_a_fill_needs():
     assert arr.tobytes() == _contiguous((3, 5), np.float32, Normal(), 2).tobytes()
 
 
+def _sparse():
+    return torch.eye(3).to_sparse()
+
+
+def _read_only():
+    arr = np.empty((3, 4), np.float32)
+    arr.flags.writeable = False
+    return arr
+
+
+class _TensorSubclass(torch.Tensor):
+    pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.empty((3, 4), np.float32)[:, ::2], lambda: np.empty((3, 4), np.float32).T,
+    _read_only, lambda: np.empty(3, np.complex64), lambda: torch.empty(3, 4)[:, ::2],
+    lambda: torch.empty(3, 4).T, lambda: torch.empty(3, device="meta"), _sparse,
+    lambda: torch._neg_view(torch.empty(3)), lambda: torch.empty(3, dtype=torch.complex64),
+    lambda: torch.empty(3).as_subclass(_TensorSubclass), lambda: [0.0, 1.0], lambda: OnlyDLPack(
+        np.empty(3, np.float32))],
+    ids=["numpy-strided", "numpy-fortran", "numpy-read-only", "numpy-complex", "torch-strided",
+         "torch-transposed", "meta", "sparse", "negative-view", "torch-complex", "subclass",
+         "list", "dlpack"])
+def test_a_host_run_is_only_dense_writable_contiguous_host_memory(make):
+    """``arrays.host_run`` is None for anything but one dense, writable run of host memory
+    of a dtype a kernel writes, so that ``destination`` and a view read (or refuse) it."""
+    assert arrays.host_run(make()) is None
+
+
+def test_a_host_run_is_a_contiguous_destinations_address_dtype_and_size():
+    rows = torch.empty(6, 5, dtype=torch.bfloat16)
+    assert arrays.host_run(rows[2:4]) == (rows.data_ptr() + 2 * 5 * 2, "bfloat16", 10)
+    assert arrays.host_run(torch.nn.Parameter(rows)) == (rows.data_ptr(), "bfloat16", 30)
+    assert arrays.host_run(torch.empty(0))[1:] == ("float32", 0)
+    arr = np.empty((6, 5), np.int16)
+    assert arrays.host_run(arr[1:]) == (arr.ctypes.data + 5 * 2, "int16", 25)
+    assert arrays.host_run(np.empty((), np.float64))[1:] == ("float64", 1)
+
+
 @pytest.mark.parametrize("device", [1, 2], ids=["host", "cuda"])
 def test_read_only_dlpack_destinations_are_refused(device):
     """A DLPack 1.0 producer's read-only flag is honoured on the CUDA path too, where

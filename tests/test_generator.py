@@ -144,7 +144,7 @@ def test_keys_are_drawn_on_the_generators_device_else_the_destinations(monkeypat
 
     def recording_word(device):
         devices.append(str(device))
-        return torch.empty((), dtype=torch.int64)  # drawn on the CPU after all
+        return torch.empty((), dtype=torch.int64), None  # drawn on the CPU after all
 
     monkeypatch.setattr(generator, "_key_word", recording_word)
     assert resolve(cuda_like).seed == key

@@ -525,6 +525,15 @@ def test_seeds_fastinit_generators_numpy_and_empty_calls_leave_torchs_generator_
     assert torch.equal(torch.get_rng_state(), state)
 
 
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+def test_a_bad_backend_is_refused_before_torchs_generator_is_drawn(name, kwargs):
+    tensor, state = poisoned_tensor((4, 5), torch.float32), torch.get_rng_state()
+    with pytest.raises(ValueError, match="backend must be one of"):
+        getattr(init, name)(tensor, **kwargs, backend="gpu")
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(tensor, poisoned_tensor((4, 5), torch.float32))
+
+
 def test_numpy_arrays_keep_fastinits_default_generator(monkeypatch):
     monkeypatch.setattr(fastinit.generator, "default_generator",
                         fastinit.generator.default_generator)  # restored after the test
@@ -769,21 +778,45 @@ ONE_DRAW = [("uniform_", {"a": -1.0, "b": 2.0}), ("normal_", {"mean": 1.0, "std"
             ("xavier_normal_", {}), ("kaiming_uniform_", {"a": 0.1}), ("kaiming_normal_", {})]
 
 
+def _one_draw_destinations():
+    """{name: (guarded buffer, the destination inside it)}: the kinds of destination a
+    one-draw call writes its own way (a host run: a tensor, a Parameter that requires
+    grad, a bfloat16 tensor, a numpy array; a strided view, through a backend's view),
+    each between two poisoned guard rows of its buffer."""
+    tensor, wide = poisoned_tensor((20, 33), torch.float32), poisoned_tensor((20, 66),
+                                                                              torch.float32)
+    parameter, bf16 = poisoned_tensor((20, 33), torch.float32), poisoned_tensor(
+        (20, 33), torch.bfloat16)
+    array = poisoned((20, 33), np.float32)
+    return {"tensor": (tensor, tensor[2:18]),
+            "parameter": (parameter, torch.nn.Parameter(parameter[2:18])),
+            "bfloat16": (bf16, bf16[2:18]), "numpy": (array, array[2:18]),
+            "strided": (wide, wide[2:18, ::2])}
+
+
+@pytest.mark.parametrize("where", list(_one_draw_destinations()))
 @pytest.mark.parametrize("seeded", [True, False], ids=["seed", "torch_generator"])
 @pytest.mark.parametrize("name, kwargs", ONE_DRAW, ids=[f"{n}{k}" for n, k in ONE_DRAW])
 def test_a_one_draw_call_writes_what_its_fresh_generator_would(monkeypatch, name, kwargs,
-                                                                seeded):
+                                                                seeded, where):
     """A call that draws one tensor from a fresh generator fills it without making the
-    generator: the same values, and the same draws from torch's generator."""
-    seed = {"seed": 12} if seeded else {}
+    generator, straight into its memory where that is one run of host memory: the same
+    values, the same draws from torch's generators, and nothing written outside the
+    destination (a numpy array without a seed draws its key from a torch generator)."""
     call = getattr(init, name)
     results = []
     for direct in (True, False):
         if not direct:
             monkeypatch.setattr(init, "fresh_key", lambda *args: None)
+        buffer, out = _one_draw_destinations()[where]
+        guard = storage(buffer).copy()
+        key = ({"seed": 12} if seeded else {"generator": torch.Generator().manual_seed(5)}
+               if where == "numpy" else {})
         torch.manual_seed(3)
-        out = torch.full((16, 33), float("nan"))
-        call(out, **kwargs, **seed)
-        assert not out.isnan().any()  # every element written
-        results.append((out.view(torch.int32).tolist(), torch.randint(0, 2**30, (4,)).tolist()))
+        assert call(out, **kwargs, **key) is out
+        written = storage(buffer) != guard
+        inside = np.zeros(written.shape, bool)
+        inside[2:18, ::2 if where == "strided" else 1] = True
+        np.testing.assert_array_equal(written, inside)  # all of it, and nothing else
+        results.append((storage(buffer).tolist(), torch.randint(0, 2**30, (4,)).tolist()))
     assert results[0] == results[1]

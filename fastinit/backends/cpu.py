@@ -262,13 +262,14 @@ _HEAD = struct.Struct("<" + "".join({np.dtype("<u8"): "Q", np.dtype("<i8"): "q"}
 
 class _ThreadState(threading.local):
     """What a thread reuses from one fill to the next: for single destinations a one-row
-    table (its bytes, and the rule whose parameters it holds, with their record) and its
-    chunk starts, and per (rule, format) the kernel and its scratch."""
+    table (its bytes; ``last``: the rule whose parameters it holds and the last fill's
+    dtype, with their record, store, kernel and scratch) and its chunk starts, and per
+    (rule, format) the kernel and its scratch."""
 
     def __init__(self):
         self.row = np.zeros(1, ENTRY)
         self.row_bytes = self.row.view(np.uint8).data
-        self.rule = self.proto = None
+        self.last = (None,) * 6  # rule, dtype, record, store, kernel, scratch
         self.first = np.zeros(2, np.int64)
         self.prepared = {}
 
@@ -392,19 +393,27 @@ def available():
     return True, ""
 
 
-def _fill_at(ptr, n, dtype, draw, parallel):
-    """Write elements [draw.start, draw.start + n) of the draw into the ``n`` contiguous
-    storage words of ``dtype`` at address ``ptr`` (on this thread only unless
-    ``parallel``)."""
-    rule, seed, stream, block0, start = draw
+def fill_at(ptr, n, dtype, rule, seed, stream, block0, start, parallel=True):
+    """Write elements [start, start + n) of the draw ``(rule, seed, stream, block0)`` (a
+    ``backends.Draw``'s fields) into the ``n`` contiguous storage words of ``dtype`` at
+    address ``ptr``, on this thread only unless ``parallel``. The thread keeps its last
+    rule and dtype with their kernel: a small fill costs a struct pack and a kernel call."""
     state = _state
-    if rule is not state.rule:  # the last fill's rule (rule_for caches them): kept as is
-        params, state.proto = _rule_args(rule)
+    last = state.last
+    if rule is not last[0] or dtype != last[1]:
+        params, proto = _rule_args(rule)
         state.row["params"][0] = params
-        state.rule = rule
+        store = STORE_MARKERS[dtype]
+        last = state.last = (rule, dtype, proto, store,
+                             *_prepared(state.row, state.first, proto, store))
+    _, _, proto, store, kernel, scratch = last
+    row, first = state.row, state.first
     _HEAD.pack_into(state.row_bytes, 0, ptr, n, start, seed, stream, block0)
-    state.first[1] = chunks = _chunk_count(start, n)
-    _run(state.row, state.first, state.proto, STORE_MARKERS[dtype], parallel, chunks)
+    first[1] = chunks = _chunk_count(start, n)
+    if parallel and chunks >= 2 * TASK_CHUNKS:  # else one run (``_parts``), on this thread
+        _run(row, first, proto, store, True, chunks)
+    else:
+        kernel(row, first, proto, store, 0, chunks, scratch)
 
 
 def _host_array(view, dtype):
@@ -443,11 +452,11 @@ def fill(view, draw):
     if view.size == 0:
         return
     if not view.shape:
-        _fill_at(view.ptr, view.size, view.dtype, draw, True)
+        fill_at(view.ptr, view.size, view.dtype, *draw)
         return
 
     def draw_slab(out, first):  # on one thread: the view's pieces are split over threads
-        _fill_at(out.ctypes.data, out.size, view.dtype, draw._replace(start=first), False)
+        fill_at(out.ctypes.data, out.size, view.dtype, *draw[:4], first, False)
 
     storage = STORAGE[view.dtype]
     pieces = _pieces(_host_array(view, storage), draw.start,
