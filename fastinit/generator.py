@@ -383,6 +383,8 @@ def fresh_key(generator=None, seed=None, destination=None):
     if seed is not None:
         if generator is not None:
             raise ValueError("pass either seed or generator, not both")
+        if type(seed) is int and 0 <= seed < _U64:  # what _check_u64 passes, 4x faster
+            return seed
         return _check_u64("seed", seed)
     if generator is None:  # tested first: isinstance of torch.Generator costs 0.3 us
         if arrays.is_torch_tensor(destination) and not destination.is_meta:
