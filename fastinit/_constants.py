@@ -140,6 +140,20 @@ PPND7_D = (1.0, 0.73700164250, 0.12021132975)
 PPND7_E = (6.6579051150, 3.0812263860, 0.42868294337, 0.017337203997)
 PPND7_F = (1.0, 0.24197894225, 0.012258202635)
 
+# fastinit's own band between PPND7's central branch and its tails, for 32-bit outputs:
+# NDTRI32_SPLIT_MID <= -q < AS241_SPLIT1 (|z| from 1.44 to 2.054), without a log, so that
+# bounds within about 2.05 sigma (trunc_normal_'s default -2, 2 on std 1, JAX's
+# truncated normals) never take a tail. z = NDTRI32_MID_Z + (t * P(t)) / Q(t) with
+# t = q - NDTRI32_MID_Q (exact: Sterbenz) and cubics P, Q fitted to scipy's ndtri
+# (minimax relative error 2.6e-8 exactly evaluated); the coefficients are float32 values,
+# rounded one at a time with the others refitted. Evaluated in float32, every float32 q
+# of the band is within 1.5e-7 of ndtri(1/2 + q) (tests/test_core.py checks them all).
+NDTRI32_SPLIT_MID = 0.48
+NDTRI32_MID_Q = -0.453125
+NDTRI32_MID_Z = -1.675939679145813
+NDTRI32_MID_P = (10.209569931030273, 289.1458740234375, 2018.375, 2203.739990234375)
+NDTRI32_MID_D = (1.0, 36.876461029052734, 398.2212219238281, 1155.595703125)
+
 
 def cuda_header():
     """The text of ``kernels/constants.cuh``: every constant above that the CUDA kernels use.
@@ -218,6 +232,15 @@ def _transform_lines():
     for name, values in (("A", PPND7_A), ("B", PPND7_B), ("C", PPND7_C), ("D", PPND7_D),
                          ("E", PPND7_E), ("F", PPND7_F)):
         lines.append(_array("float", f"PPND7_{name}", values, _f32))
+    lines += [
+        "",
+        "// The band between PPND7's central branch and its tails (32-bit outputs).",
+        _scalar("float", "NDTRI32_SPLIT_MID", NDTRI32_SPLIT_MID, _f32),
+        _scalar("float", "NDTRI32_MID_Q", NDTRI32_MID_Q, _f32),
+        _scalar("float", "NDTRI32_MID_Z", NDTRI32_MID_Z, _f32),
+        _array("float", "NDTRI32_MID_P", NDTRI32_MID_P, _f32),
+        _array("float", "NDTRI32_MID_D", NDTRI32_MID_D, _f32),
+    ]
     return lines
 
 

@@ -371,8 +371,9 @@ def truncnorm_std(u, pa, qb, mass):
 
 
 # ---------------------------------------------------------------------------
-# The truncated normal of 32-bit outputs: AS241's PPND7 in float32, evaluating only
-# the branch an element takes.
+# The truncated normal of 32-bit outputs: AS241's PPND7 in float32, with a band of
+# fastinit's own between its central branch and its tails, evaluating only the branch
+# an element takes.
 
 _P7A = tuple(np.float32(c) for c in C.PPND7_A)
 _P7B = tuple(np.float32(c) for c in C.PPND7_B)
@@ -384,6 +385,11 @@ _SPLIT1_32 = np.float32(C.AS241_SPLIT1)
 _SPLIT2_32 = np.float32(C.AS241_SPLIT2)
 _CONST1_32 = np.float32(C.AS241_CONST1)
 _CONST2_32 = np.float32(C.AS241_CONST2)
+_SPLIT_MID32 = np.float32(C.NDTRI32_SPLIT_MID)
+_MID_Q32 = np.float32(C.NDTRI32_MID_Q)
+_MID_Z32 = np.float32(C.NDTRI32_MID_Z)
+_MID_P = tuple(np.float32(c) for c in C.NDTRI32_MID_P)
+_MID_D = tuple(np.float32(c) for c in C.NDTRI32_MID_D)
 _MANTISSA23 = np.uint64(0x7FFFFF)
 
 
@@ -419,8 +425,16 @@ def ndtri_central32(q):
 
 
 @device
+def ndtri_middle32(q):
+    """fastinit's band between PPND7's central branch and its tails, for ``q = p - 1/2``
+    in [-0.48, -0.425): ``MID_Z + (t * P(t)) / Q(t)``, ``t = q - MID_Q`` (exact)."""
+    t = q - _MID_Q32
+    return mul(t, _poly3(_MID_P, t)) / _poly3(_MID_D, t) + _MID_Z32
+
+
+@device
 def ndtri_tail32(p):
-    """PPND7's tail branches, for a float64 p below 0.075."""
+    """PPND7's tail branches, for a float64 p below 0.02."""
     s = np.float32(math.sqrt(neglog32(p)))
     if s <= _SPLIT2_32:
         near = s - _CONST2_32
@@ -432,26 +446,35 @@ def ndtri_tail32(p):
 @device
 def ndtri_lower32(p):
     """float32 z with Phi(z) = p, for a float64 p in (0, 1/2]: Wichura's PPND7 in
-    float32 (relative error below 4e-7). ``q = p - 1/2`` is taken in float64, so the
-    central branch keeps full relative precision near the median; the tails start from
-    ``-log(p)`` of the float64 ``p``. Only the branch taken is evaluated."""
+    float32, with ``ndtri_middle32`` between its central branch and its tails (relative
+    error below 4e-7). ``q = p - 1/2`` is taken in float64, so the central branch keeps
+    full relative precision near the median; the tails start from ``-log(p)`` of the
+    float64 ``p``. Only the branch taken is evaluated."""
     q = np.float32(p - _HALF64)
-    return ndtri_central32(q) if q >= -_SPLIT1_32 else ndtri_tail32(p)
+    if q >= -_SPLIT1_32:
+        return ndtri_central32(q)
+    return ndtri_middle32(q) if q >= -_SPLIT_MID32 else ndtri_tail32(p)
 
 
-# The same values, for a fill whose bounds let it take only some of PPND7's three
-# branches ("C" central, "N" tail with s <= 5, "F" tail with s > 5): the host knows the
-# range of the probabilities a fill inverts (``ppnd7_branches``), so the CPU kernel
-# evaluates only the branches that range reaches. Where it reaches two or three, they
-# share one Horner pair and one division: the central branch's (q * A(r)) / B(r) and a
-# tail's -(C(x) / D(x)) = (-C(x)) / D(x) (IEEE division is symmetric in sign) are one
-# (k * P(x)) / Q(x) with lane-selected coefficients, argument and factor k (q or -1);
-# D and F, of degree 2, get a zero x**3 coefficient, and 0 * x + d2 = d2 exactly for
-# finite x. Every lane thus performs its own branch's operations, in the same order,
-# on the same values: bit for bit ndtri_lower32.
+# The same values, for a fill whose bounds let it take only some of the four branches
+# ("C" central, "M" the band, "N" tail with s <= 5, "F" tail with s > 5; a run of
+# BRANCHES32): the host knows the range of the probabilities a fill inverts
+# (``ndtri32_branches``), so the CPU kernel evaluates only the branches that range
+# reaches, and a log only where it reaches a tail. Where it reaches more than one, they
+# share one Horner pair and one division: every branch is (k * P(x)) / Q(x) + c, with
+# the lane's coefficients, argument x, factor k and term c: the central branch (q,
+# r = CONST1 - q*q, -0), the band (t, t, MID_Z), a tail (-1, s - CONST2 or s - 5, -0),
+# since -(C/D) = (-C)/D (IEEE division is symmetric in sign) and v + -0 = v for every
+# v; D and F, of degree 2, get a zero x**3 coefficient, and 0 * x + d2 = d2 for finite
+# x. Every lane thus performs its own branch's operations, in the same order, on the
+# same values: bit for bit ndtri_lower32.
 
+BRANCHES32 = "CMNF"
 _ZERO32 = np.float32(0.0)
+_MINUS_ZERO32 = np.float32(-0.0)
 _MINUS_ONE32 = np.float32(-1.0)
+_NUMERATORS = tuple(zip(_P7A, _MID_P, _P7C, _P7E))  # degree by degree: C, M, N, F
+_DENOMINATORS = tuple(zip(_P7B, _MID_D, _P7D + (_ZERO32,), _P7F + (_ZERO32,)))
 
 
 @device
@@ -460,79 +483,52 @@ def _ppnd7_s(p):
 
 
 @device
-def _ratio(k, x, n0, n1, n2, n3, d0, d1, d2, d3):
-    """(k * (n0 + n1 x + n2 x^2 + n3 x^3)) / (d0 + d1 x + d2 x^2 + d3 x^3), Horner."""
-    num = mul(mul(mul(n3, x) + n2, x) + n1, x) + n0
-    den = mul(mul(mul(d3, x) + d2, x) + d1, x) + d0
+def _pick(c, m, n, values):
+    """The lane's one of ``values`` (its central, band, near-tail, far-tail value)."""
+    return values[0] if c else (values[1] if m else (values[2] if n else values[3]))
+
+
+@device
+def _ratio(k, x, c, m, n):
+    """(k * P(x)) / Q(x), P and Q cubics with the lane's branch's coefficients, Horner."""
+    num = mul(mul(mul(_pick(c, m, n, _NUMERATORS[3]), x) + _pick(c, m, n, _NUMERATORS[2]),
+                  x) + _pick(c, m, n, _NUMERATORS[1]), x) + _pick(c, m, n, _NUMERATORS[0])
+    den = mul(mul(mul(_pick(c, m, n, _DENOMINATORS[3]), x)
+                  + _pick(c, m, n, _DENOMINATORS[2]), x)
+              + _pick(c, m, n, _DENOMINATORS[1]), x) + _pick(c, m, n, _DENOMINATORS[0])
     return k * num / den
 
 
-@device
-def ndtri32_c(p):
-    return ndtri_central32(np.float32(p - _HALF64))
+def ndtri32_taking(branches):
+    """``ndtri_lower32`` for probabilities that take only ``branches`` (a run of
+    BRANCHES32): the same value for each, every lane computing the same operations (a
+    loop of it vectorizes), with a log only where ``branches`` holds a tail."""
+    has_c, has_m, has_n, has_f = (b in branches for b in BRANCHES32)
+    tails = has_n or has_f
+    alone = len(branches) == 1
+
+    @device
+    def ndtri(p):
+        q = np.float32(p - _HALF64)
+        c = has_c and (alone or q >= -_SPLIT1_32)
+        m = has_m and not c and (not tails or q >= -_SPLIT_MID32)
+        s = _ppnd7_s(p) if tails else _ZERO32
+        n = has_n and (not has_f or s <= _SPLIT2_32)
+        r = _CONST1_32 - mul(q, q)
+        t = q - _MID_Q32
+        x = r if c else (t if m else s - (_CONST2_32 if n else _SPLIT2_32))
+        k = q if c else (t if m else _MINUS_ONE32)
+        return _ratio(k, x, c, m, n) + (_MID_Z32 if m else _MINUS_ZERO32)
+
+    return ndtri
 
 
-@device
-def ndtri32_n(p):
-    near = _ppnd7_s(p) - _CONST2_32
-    return -(_poly3(_P7C, near) / _poly2(_P7D, near))
-
-
-@device
-def ndtri32_f(p):
-    far = _ppnd7_s(p) - _SPLIT2_32
-    return -(_poly3(_P7E, far) / _poly2(_P7F, far))
-
-
-@device
-def ndtri32_nf(p):
-    s = _ppnd7_s(p)
-    n = s <= _SPLIT2_32
-    x = s - (_CONST2_32 if n else _SPLIT2_32)
-    return _ratio(_MINUS_ONE32, x,
-                  _P7C[0] if n else _P7E[0], _P7C[1] if n else _P7E[1],
-                  _P7C[2] if n else _P7E[2], _P7C[3] if n else _P7E[3],
-                  _P7D[0] if n else _P7F[0], _P7D[1] if n else _P7F[1],
-                  _P7D[2] if n else _P7F[2], _ZERO32)
-
-
-@device
-def ndtri32_cn(p):
-    q = np.float32(p - _HALF64)
-    c = q >= -_SPLIT1_32
-    r = _CONST1_32 - mul(q, q)
-    near = _ppnd7_s(p) - _CONST2_32  # every lane: in a loop LLVM vectorizes, a select
-    x = r if c else near
-    return _ratio(q if c else _MINUS_ONE32, x,
-                  _P7A[0] if c else _P7C[0], _P7A[1] if c else _P7C[1],
-                  _P7A[2] if c else _P7C[2], _P7A[3] if c else _P7C[3],
-                  _P7B[0] if c else _P7D[0], _P7B[1] if c else _P7D[1],
-                  _P7B[2] if c else _P7D[2], _P7B[3] if c else _ZERO32)
-
-
-@device
-def ndtri32_cnf(p):
-    q = np.float32(p - _HALF64)
-    c = q >= -_SPLIT1_32
-    s = _ppnd7_s(p)
-    n = s <= _SPLIT2_32
-    r = _CONST1_32 - mul(q, q)
-    t = s - (_CONST2_32 if n else _SPLIT2_32)
-    x = r if c else t
-    return _ratio(q if c else _MINUS_ONE32, x,
-                  _P7A[0] if c else (_P7C[0] if n else _P7E[0]),
-                  _P7A[1] if c else (_P7C[1] if n else _P7E[1]),
-                  _P7A[2] if c else (_P7C[2] if n else _P7E[2]),
-                  _P7A[3] if c else (_P7C[3] if n else _P7E[3]),
-                  _P7B[0] if c else (_P7D[0] if n else _P7F[0]),
-                  _P7B[1] if c else (_P7D[1] if n else _P7F[1]),
-                  _P7B[2] if c else (_P7D[2] if n else _P7F[2]),
-                  _P7B[3] if c else _ZERO32)
+def _runs(letters):
+    return [letters[i:j] for i in range(len(letters)) for j in range(i + 1, len(letters) + 1)]
 
 
 # branches -> ndtri_lower32 for probabilities that take only those branches
-NDTRI32_BRANCHES = {"C": ndtri32_c, "N": ndtri32_n, "F": ndtri32_f, "CN": ndtri32_cn,
-                    "NF": ndtri32_nf, "CNF": ndtri32_cnf}
+NDTRI32_BRANCHES = {branches: ndtri32_taking(branches) for branches in _runs(BRANCHES32)}
 
 # On the host: which branches a fill's probabilities can reach.
 _U_FIRST = np.float64(0.5 * 2.0**-32)  # u01_open32 of word 0 and of word 2**32 - 1
@@ -540,15 +536,15 @@ _U_LAST = np.float64((2.0**32 - 0.5) * 2.0**-32)
 _P_FAR = math.exp(-25.0)  # s = 5
 
 
-def ppnd7_branches(pa, qb, mass):
-    """Which of PPND7's branches (a key of NDTRI32_BRANCHES) ``truncnorm_std32`` can take
-    for any word, on the host. ``_mirrored``'s probability is monotone in u (each
-    rounding is), so its range is set by the first and last words, computed here with
-    the kernel's float64 operations. The central test is monotone in p and evaluated as
-    the kernel does; the test between the tails goes through log32 (a few ulps, not
-    proven monotone), so it is decided with a margin of 1e-3 in p around exp(-25),
-    some hundred times log32's reach. A branch kept that no element takes costs time,
-    never a value."""
+def ndtri32_branches(pa, qb, mass):
+    """Which of ``ndtri_lower32``'s branches (a key of NDTRI32_BRANCHES)
+    ``truncnorm_std32`` can take for any word, on the host. ``_mirrored``'s probability
+    is monotone in u (each rounding is), so its range is set by the first and last
+    words, computed here with the kernel's float64 operations. The tests on q are
+    monotone in p and evaluated as the kernel does; the test between the tails goes
+    through log32 (a few ulps, not proven monotone), so it is decided with a margin of
+    1e-3 in p around exp(-25), some hundred times log32's reach. A branch kept that no
+    element takes costs time, never a value."""
     pa, qb, mass = np.float64(pa), np.float64(qb), np.float64(mass)
     t_lo = pa + _U_FIRST * mass
     t_hi = pa + _U_LAST * mass
@@ -560,19 +556,21 @@ def ppnd7_branches(pa, qb, mass):
         lows.append(qb + (_ONE64 - _U_LAST) * mass)
         highs.append(qb + (_ONE64 - _U_FIRST) * mass if t_lo > _HALF64 else _ONE64)
     p_lo, p_hi = min(lows), max(highs)
-    central = bool(np.float32(p_hi - _HALF64) >= -_SPLIT1_32)
-    tail = not bool(np.float32(p_lo - _HALF64) >= -_SPLIT1_32)
+    q_lo, q_hi = np.float32(p_lo - _HALF64), np.float32(p_hi - _HALF64)
+    central = bool(q_hi >= -_SPLIT1_32)
+    middle = bool(q_hi >= -_SPLIT_MID32) and bool(q_lo < -_SPLIT1_32)
+    tail = bool(q_lo < -_SPLIT_MID32)
     far = tail and bool(p_lo < _P_FAR * (1.0 + 1e-3))
     near = tail and bool(p_hi >= _P_FAR * (1.0 - 1e-3))
-    return "C" * central + "N" * near + "F" * far
+    return "C" * central + "M" * middle + "N" * near + "F" * far
 
 
-def ppnd7_hull(subsets):
-    """The least branch set holding every one of ``subsets`` (they are runs of C, N, F)."""
+def ndtri32_hull(subsets):
+    """The least branch set holding every one of ``subsets`` (runs of BRANCHES32)."""
     got = "".join(subsets)
-    first = min("CNF".index(b) for b in got)
-    last = max("CNF".index(b) for b in got)
-    return "CNF"[first:last + 1]
+    first = min(BRANCHES32.index(b) for b in got)
+    last = max(BRANCHES32.index(b) for b in got)
+    return BRANCHES32[first:last + 1]
 
 
 @device

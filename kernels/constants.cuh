@@ -188,4 +188,21 @@ static __device__ constexpr float PPND7_F[3] = {
     0x1.91ad42p-7f,  // 0.012258202635
 };
 
+// The band between PPND7's central branch and its tails (32-bit outputs).
+static constexpr float NDTRI32_SPLIT_MID = 0x1.eb851ep-2f;  // 0.48
+static constexpr float NDTRI32_MID_Q = -0x1.dp-2f;  // -0.453125
+static constexpr float NDTRI32_MID_Z = -0x1.ad0a62p+0f;  // -1.675939679145813
+static __device__ constexpr float NDTRI32_MID_P[4] = {
+    0x1.46b4ccp+3f,  // 10.209569931030273
+    0x1.212558p+8f,  // 289.1458740234375
+    0x1.f898p+10f,  // 2018.375
+    0x1.1377aep+11f,  // 2203.739990234375
+};
+static __device__ constexpr float NDTRI32_MID_D[4] = {
+    0x1p+0f,  // 1.0
+    0x1.2702fep+5f,  // 36.876461029052734
+    0x1.8e38a2p+8f,  // 398.2212219238281
+    0x1.20e62p+10f,  // 1155.595703125
+};
+
 }  // namespace fastinit

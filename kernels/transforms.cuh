@@ -217,7 +217,7 @@ __device__ __forceinline__ double truncnorm_std(double u, double pa, double qb, 
   return lower ? z : -z;
 }
 
-// --- the truncated normal of 32-bit outputs: AS241's PPND7 in float32 ----------------------
+// --- the truncated normal of 32-bit outputs: AS241's PPND7 in float32, and a band ----------
 
 __device__ __forceinline__ float poly3(const float* c, float r) {
   return ((c[3] * r + c[2]) * r + c[1]) * r + c[0];
@@ -239,12 +239,17 @@ __device__ __forceinline__ float neglog32(double p) {
   return -(dk * LOG_LN2_HI32 + (log32(m) + dk * LOG_LN2_LO32));
 }
 
-// float32 z with Phi(z) = p, for a float64 p in (0, 1/2]; only the branch taken is evaluated.
+// float32 z with Phi(z) = p, for a float64 p in (0, 1/2]; only the branch taken is evaluated:
+// PPND7's central branch, fastinit's band (-0.48 <= q < -0.425), or PPND7's tails.
 __device__ __forceinline__ float ndtri_lower32(double p) {
   const float q = static_cast<float>(p - 0.5);
   if (q >= -static_cast<float>(AS241_SPLIT1)) {
     const float r = static_cast<float>(AS241_CONST1) - q * q;
     return q * poly3(PPND7_A, r) / poly3(PPND7_B, r);
+  }
+  if (q >= -NDTRI32_SPLIT_MID) {
+    const float t = q - NDTRI32_MID_Q;  // exact
+    return t * poly3(NDTRI32_MID_P, t) / poly3(NDTRI32_MID_D, t) + NDTRI32_MID_Z;
   }
   const float s = sqrtf(neglog32(p));
   if (s <= static_cast<float>(AS241_SPLIT2)) {

@@ -316,9 +316,10 @@ def truncnorm_std(u, pa, qb, mass):
 
 
 # ---------------------------------------------------------------------------
-# The truncated normal of 32-bit outputs: Wichura's PPND7 in float32.
+# The truncated normal of 32-bit outputs: Wichura's PPND7 in float32, and a band.
 
 _P7 = {name: tuple(_F32(c) for c in getattr(C, f"PPND7_{name}")) for name in "ABCDEF"}
+_MID = {name: tuple(_F32(c) for c in getattr(C, f"NDTRI32_MID_{name}")) for name in "PD"}
 
 
 def neglog32(p):
@@ -336,19 +337,24 @@ def neglog32(p):
 
 
 def ndtri_lower32(p):
-    """float32 z with Phi(z) = p, for float64 p in (0, 1/2]."""
+    """float32 z with Phi(z) = p, for float64 p in (0, 1/2]: PPND7's central branch,
+    fastinit's band, or PPND7's tails."""
     p = np.asarray(p, np.float64)
     q = (p - _HALF64).astype(np.float32)
     central = q >= -_F32(C.AS241_SPLIT1)
+    middle = ~central & (q >= -_F32(C.NDTRI32_SPLIT_MID))
     r = _F32(C.AS241_CONST1) - q * q
     z_central = q * _poly(_P7["A"], r) / _poly(_P7["B"], r)
-    s = np.sqrt(neglog32(np.where(central, _HALF64, p)))
+    t = q - _F32(C.NDTRI32_MID_Q)
+    z_middle = t * _poly(_MID["P"], t) / _poly(_MID["D"], t) + _F32(C.NDTRI32_MID_Z)
+    s = np.sqrt(neglog32(np.where(central | middle, _HALF64, p)))
     near = s <= _F32(C.AS241_SPLIT2)
     sn = s - _F32(C.AS241_CONST2)
     sf = s - _F32(C.AS241_SPLIT2)
     z_near = -(_poly(_P7["C"], sn) / _poly(_P7["D"], sn))
     z_far = -(_poly(_P7["E"], sf) / _poly(_P7["F"], sf))
-    return np.where(central, z_central, np.where(near, z_near, z_far))
+    return np.where(central, z_central, np.where(middle, z_middle,
+                                                 np.where(near, z_near, z_far)))
 
 
 def truncnorm_std32(u, pa, qb, mass):

@@ -307,10 +307,11 @@ def test_a_fill_below_the_parallel_size_runs_on_the_calling_thread_only(layout, 
     assert cpu._parts(2 * cpu.TASK_CHUNKS) == 2
 
 
-# Bounds (in sigma) whose fills reach each set of PPND7 branches, and fills whose rows
-# reach different sets (one pass of the kernel over their hull).
+# Bounds (in sigma) whose fills reach each set of the inverse CDF's branches, and fills
+# whose rows reach different sets (one pass of the kernel over their hull).
 BRANCH_BOUNDS = [(-2.0, 2.0), (-0.5, 0.5), (3.0, 6.0), (7.0, 9.0), (-9.0, -7.0), (4.0, 8.0),
-                 (-9.0, 0.0), (-12.0, -1.34), (1.43, 1.46), (1.44, 1.46), (-40.0, 0.3)]
+                 (-9.0, 0.0), (-12.0, -1.34), (1.43, 1.46), (1.44, 1.46), (-40.0, 0.3),
+                 (1.6, 2.0), (2.0, 2.1), (-2.06, 2.06), (1.6, 9.0)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])

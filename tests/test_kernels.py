@@ -586,12 +586,14 @@ def test_inverse_normal_cdf_matches_core(host):
 
 
 def test_inverse_normal_cdf_of_32_bit_outputs_matches_core(host):
-    """PPND7's three branches and their edges, and -log p down to subnormal p."""
+    """PPND7's three branches, fastinit's band, and their edges, and -log p down to
+    subnormal p."""
     p = np.concatenate([
         np.array([5e-324, 1e-310, 2.0**-1022, 1e-300, 1e-40, 1e-20, math.exp(-25) * 0.999,
-                  math.exp(-25), math.exp(-25) * 1.001, 0.075 - 1e-9, 0.075, 0.075 + 1e-9,
-                  0.3, 0.5 - 1e-12, 0.5]),
-        10.0 ** RNG.uniform(-320, math.log10(0.5), 500), RNG.uniform(0.05, 0.5, 500)])
+                  math.exp(-25), math.exp(-25) * 1.001, 0.02 - 1e-9, 0.02, 0.02 + 1e-9,
+                  0.075 - 1e-9, 0.075, 0.075 + 1e-9, 0.3, 0.5 - 1e-12, 0.5]),
+        10.0 ** RNG.uniform(-320, math.log10(0.5), 500), RNG.uniform(0.0, 0.5, 1000),
+        RNG.uniform(0.02, 0.075, 500)])
     assert_same_bits(host.transform("neglog32", [(np.float32, 1)], p)[0],
                      np.array(core_map(core.neglog32, p), np.float32))
     assert_same_bits(host.transform("ndtri_lower32", [(np.float32, 1)], p)[0],
@@ -630,7 +632,7 @@ def test_constants_header_literals_are_exact():
     """Each hex literal is the Python value beside it: rounded to float32 once (np.float32,
     as fastinit.core does) where it has an f suffix, else the double itself."""
     literals = re.findall(r"(-?0x[0-9a-f.]+p[-+]\d+)(f?)[,;]  // (\S+)", cuda_header())
-    assert len(literals) == 126
+    assert len(literals) == 137
     for literal, suffix, value in literals:
         exact = np.float32(float(value)) if suffix else float(value)
         assert float.fromhex(literal) == exact, literal

@@ -107,3 +107,19 @@ def test_elements_per_block_follow_from_how_each_rule_reads_a_block():
     for name, spec in RULES.items():
         assert ELEMENTS_PER_BLOCK[name] == READS[spec.reads][0]
         assert cpu.CHUNK % ELEMENTS_PER_BLOCK[name] == 0
+
+
+def test_a_cache_index_naming_a_record_class_since_removed_is_still_read():
+    """Numba unpickles every signature of a disk cache index before it finds the index
+    stale: a record class an earlier fastinit had (Truncnorm32CNParams) must unpickle."""
+    import pickle
+
+    import numba
+
+    from fastinit.backends import rules
+
+    record = rules._record(rules.SPECS["truncnorm32"], "Gone")
+    signature = pickle.dumps(numba.typeof(record(*([0.0] * len(record._fields)))))
+    del rules.Truncnorm32GoneParams
+    assert pickle.loads(signature).name.startswith("Truncnorm32GoneParams")
+    assert not hasattr(rules, "NotAParameterRecord")

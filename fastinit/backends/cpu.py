@@ -13,7 +13,7 @@ of threads or on where a fill starts.
 One kernel serves every rule and storage format, and both are the *type* of an
 argument: the rule's parameter record (``rules.CODE``) and a store marker. Numba thus
 compiles, on first use, one specialization per (rule, format) with nothing else in it
-(the 32-bit truncated normal: one per set of PPND7 branches a fill's bounds reach,
+(the 32-bit truncated normal: one per set of inverse-CDF branches a fill's bounds reach,
 ``rules.TRUNCNORM32_CODE``, chosen on the host), and keeps it in its disk cache,
 keyed on the digest of every source it is built from (``fastinit._sources``). The
 kernel writes contiguous memory only: a strided destination's leading rows (or pieces
@@ -373,11 +373,11 @@ def _run(table, first, proto, store, parallel=True, total=None):
 def _record(name, rows):
     """The parameter record that rule ``name`` fills with for the row doubles ``rows``
     (a 2-D array, a row per destination; the record holds the first's). truncnorm32 gets
-    the record of the PPND7 branches its rows can take (``rules.TRUNCNORM32_CODE``)."""
+    the record of the inverse CDF's branches its rows can take (``rules.TRUNCNORM32_CODE``)."""
     if name != "truncnorm32":
         return CODE[name].from_row(rows[0])
     masses = np.unique(rows[:, :3], axis=0)  # a model's tensors share a few bounds
-    branches = core.ppnd7_hull([core.ppnd7_branches(*v) for v in masses])
+    branches = core.ndtri32_hull([core.ndtri32_branches(*v) for v in masses])
     return TRUNCNORM32_CODE[branches].from_row(rows[0])
 
 
@@ -529,9 +529,10 @@ def warmup(rule, dtype):
     """Compile (or load from the disk cache) the kernel for fills of ``dtype`` by
     ``rule``; nothing is written."""
     row = np.zeros(1, ENTRY)
-    # truncnorm32: the central and near-tail branches, which bounds from about 1.5 to 5.7
-    # sigma reach (trunc_normal_'s default a=-2, b=2 on std=1); other sets compile on use
-    code = TRUNCNORM32_CODE["CN"] if rule == "truncnorm32" else CODE[rule]
+    # truncnorm32: the central branch and the band, which bounds from about 1.44 to 2.05
+    # sigma reach (trunc_normal_'s default a=-2, b=2 on std=1, JAX's truncated normals);
+    # other sets compile on use
+    code = TRUNCNORM32_CODE["CM"] if rule == "truncnorm32" else CODE[rule]
     proto = code.from_row(row["params"][0])
     store = STORE_MARKERS[dtype]
     _prepared(row, np.zeros(2, np.int64), proto, store)

@@ -196,6 +196,16 @@ def _record(spec, variant=""):
     return record
 
 
+def __getattr__(name):
+    """A stand-in for a parameter record class that an earlier fastinit had and this one
+    has not (``Truncnorm32CNParams`` before the band of ``core.ndtri_lower32``). Numba
+    unpickles every signature of a disk cache index before it checks that the index is
+    stale (and then discards them all): without the class, it would raise instead."""
+    if name.endswith("Params"):
+        return namedtuple(name, ["unused"], module=__name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _from_row(spec, record):
     """The device function building ``record`` from a row's doubles ``v``, each parameter
     in its type (a parameter of 32-bit halves: uint32 from its low half, uint64 from
@@ -236,9 +246,9 @@ def _code(spec, transform=None, variant=""):
 CODE = {name: _code(spec) for name, spec in SPECS.items()}
 
 
-# The CPU's truncnorm32, by the PPND7 branches a fill's bounds reach
-# (``core.ppnd7_branches``): the same values as CODE["truncnorm32"], which the GPU
-# backends run, in about half the time where the bounds reach one branch.
+# The CPU's truncnorm32, by the inverse CDF's branches a fill's bounds reach
+# (``core.ndtri32_branches``): the same values as CODE["truncnorm32"], which the GPU
+# backends run, in about half the time where the bounds reach no tail.
 # Each has a record class of its own, so that the CPU kernel compiles one specialization
 # per branch set, whose vectorized loop computes only those branches.
 TRUNCNORM32_CODE = {
