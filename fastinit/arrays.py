@@ -213,24 +213,24 @@ def _host_kind(kind):
 
 
 def host_run(x):
-    """``(address, dtype name, size)`` of ``x`` where a fill may write it as one run of
-    host memory without a ``destination`` and a view: a C-contiguous, writable numpy
-    array, or a contiguous, dense CPU torch tensor (or ``Parameter``), of a dtype a
-    kernel writes; None for anything else (``destination`` and ``fill`` then read it,
-    or say why not). A tensor that requires grad is not refused: the caller writes it
-    as ``torch.nn.init`` does, recording nothing for autograd."""
+    """``(address, dtype name, size, is_torch)`` of ``x`` where a fill may write it as
+    one run of host memory without a ``destination`` and a view: a C-contiguous,
+    writable numpy array, or a contiguous, dense CPU torch tensor (or ``Parameter``), of
+    a dtype a kernel writes; None for anything else (``destination`` and ``fill`` then
+    read it, or say why not). A tensor that requires grad is not refused: the caller
+    writes it as ``torch.nn.init`` does, under no grad (and ``torch_written``)."""
     kind = _host_kinds.get(type(x)) or _host_kind(type(x))
     if kind is _NUMPY:
         dtype = _numpy_name(x.dtype)
         if dtype is None or not (x.flags.c_contiguous and x.flags.writeable):
             return None
-        return x.__array_interface__["data"][0], dtype, x.size
+        return x.__array_interface__["data"][0], dtype, x.size, False
     if kind is None or not x.is_cpu or x.layout is not kind:
         return None
     dtype = _torch_name(x.dtype)
     if dtype is None or not x.is_contiguous() or x.is_neg():
         return None
-    return x.data_ptr(), dtype, x.numel()
+    return x.data_ptr(), dtype, x.numel(), True
 
 
 def is_device_array(x):
@@ -439,16 +439,32 @@ def _backend(on_cuda, name):
     return cpu
 
 
+def written(x):
+    """Record an in-place write into ``x`` where autograd tracks it: a torch tensor's
+    version counter goes up by one, as any in-place torch operation's does (torch's
+    advice for a kernel that writes through ``data_ptr``), so that a graph which saved
+    the old values refuses to backpropagate; nothing for other destinations."""
+    if is_torch_tensor(x):
+        torch_written(x)
+
+
+def torch_written(tensor):
+    """``written`` for a torch tensor."""
+    _torch().autograd.graph.increment_version(tensor)
+
+
 def fill(out, draw, backend=None):
     """Fill ``out`` (a destination or its ``Destination``, of a dtype ``draw.rule``
     writes) in place with ``draw`` (a ``backends.Draw``: its first element gets logical
     element ``draw.start``). ``backend`` names the backend (None: the CPU for host
-    memory, the fastest GPU backend available for device memory)."""
+    memory, the fastest GPU backend available for device memory). A torch tensor is
+    ``written``."""
     dest = destination(out)
     module = _backend(dest.device == "cuda", backend)
     view = _view(dest)
     if view.size:
         module.fill(view, draw)
+    written(dest.array)
 
 
 def fill_many(dtype, rows, device=None, cuda_stream=0, backend=None):

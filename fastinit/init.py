@@ -159,6 +159,8 @@ def _draw_once(tensor, make, args, generator, seed, backend, fans=False, empty_w
         _draw(tensor, dest or _destination(tensor), dist, generator, seed, backend)
     elif run is not None:
         cpu.fill_at(run[0], size, dtype, rule, key, 0, 0, 0)
+        if run[3]:
+            arrays.torch_written(tensor)
     else:
         with _no_grad(tensor):
             arrays.fill(dest, Draw(rule, key, 0, 0, 0), backend)

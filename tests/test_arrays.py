@@ -468,12 +468,12 @@ def test_a_host_run_is_only_dense_writable_contiguous_host_memory(make):
 
 def test_a_host_run_is_a_contiguous_destinations_address_dtype_and_size():
     rows = torch.empty(6, 5, dtype=torch.bfloat16)
-    assert arrays.host_run(rows[2:4]) == (rows.data_ptr() + 2 * 5 * 2, "bfloat16", 10)
-    assert arrays.host_run(torch.nn.Parameter(rows)) == (rows.data_ptr(), "bfloat16", 30)
-    assert arrays.host_run(torch.empty(0))[1:] == ("float32", 0)
+    assert arrays.host_run(rows[2:4]) == (rows.data_ptr() + 2 * 5 * 2, "bfloat16", 10, True)
+    assert arrays.host_run(torch.nn.Parameter(rows)) == (rows.data_ptr(), "bfloat16", 30, True)
+    assert arrays.host_run(torch.empty(0))[1:] == ("float32", 0, True)
     arr = np.empty((6, 5), np.int16)
-    assert arrays.host_run(arr[1:]) == (arr.ctypes.data + 5 * 2, "int16", 25)
-    assert arrays.host_run(np.empty((), np.float64))[1:] == ("float64", 1)
+    assert arrays.host_run(arr[1:]) == (arr.ctypes.data + 5 * 2, "int16", 25, False)
+    assert arrays.host_run(np.empty((), np.float64))[1:] == ("float64", 1, False)
 
 
 @pytest.mark.parametrize("device", [1, 2], ids=["host", "cuda"])

@@ -312,6 +312,30 @@ def test_torch_tensors_that_require_grad_are_filled_without_grad(name, kwargs):
     assert torch.isfinite(weight).all()  # every element written
 
 
+@pytest.mark.parametrize("module", [torch.nn.init, init], ids=["torch", "fastinit"])
+@pytest.mark.parametrize("name, kwargs", RANDOM, ids=RANDOM_IDS)
+def test_a_fill_of_a_tensor_autograd_saved_makes_backward_refuse_as_torchs_does(name, kwargs,
+                                                                                 module):
+    """An init call is an in-place write: the tensor's version counter goes up, so a
+    graph that saved the old values refuses to backpropagate (fastinit writes through
+    the data pointer, and says so to autograd)."""
+    weight = torch.nn.Parameter(torch.ones(6, 10))
+    loss = (weight * weight).sum()  # saves weight
+    version = weight._version
+    getattr(module, name)(weight, **kwargs)
+    assert weight._version > version
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_a_generator_fill_of_a_tensor_is_an_in_place_write_too():
+    tensor = torch.empty(3, 4)
+    version = tensor._version
+    Generator(1).fill(tensor, Normal())
+    Generator(1).fill(tensor[:, ::2], Normal())
+    assert tensor._version == version + 2
+
+
 def test_views_are_filled_in_logical_order():
     base = poisoned((10, 6), np.float32)
     init.kaiming_uniform_(base.T, seed=2)
