@@ -15,7 +15,7 @@ the values as it does torch's; any other destination uses fastinit's default gen
 for the memory by default; values never depend on it.
 
 Like torch's in-place fills, a call writes under no grad and bumps a tensor's version
-counter once, so a graph that saved the old values refuses to backpropagate.
+counter, so a graph that saved the old values refuses to backpropagate.
 
 Where torch raises a ``RuntimeError`` (a parameter out of range) or a
 ``NotImplementedError`` (a random fill of a non-float dtype) and fastinit a ValueError
