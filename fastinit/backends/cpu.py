@@ -54,6 +54,7 @@ SLAB = 1 << 18  # elements of a strided destination drawn per contiguous pass
 # elements) up. Below that, handing a run to a second thread cost more than it saved on
 # a shared 2-core machine (bench/cpu_threads.py), and on a busy one it always does.
 TASK_CHUNKS = 64
+_PARALLEL_CHUNKS = 2 * TASK_CHUNKS  # the fewest chunks a fill splits into runs
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -314,7 +315,7 @@ def _executor():
 def _parts(chunks):
     """Runs to split ``chunks`` chunks into: one below 2 * TASK_CHUNKS, else up to four
     per thread (``numba.get_num_threads()``), so busy cores even out."""
-    if chunks < 2 * TASK_CHUNKS:
+    if chunks < _PARALLEL_CHUNKS:
         return 1
     threads = get_num_threads()
     return 1 if threads == 1 else min(4 * threads, chunks // TASK_CHUNKS)
@@ -410,7 +411,7 @@ def fill_at(ptr, n, dtype, rule, seed, stream, block0, start, parallel=True):
     row, first = state.row, state.first
     _HEAD.pack_into(state.row_bytes, 0, ptr, n, start, seed, stream, block0)
     first[1] = chunks = _chunk_count(start, n)
-    if parallel and chunks >= 2 * TASK_CHUNKS:  # else one run (``_parts``), on this thread
+    if parallel and chunks >= _PARALLEL_CHUNKS:  # else one run, on this thread
         _run(row, first, proto, store, True, chunks)
     else:
         kernel(row, first, proto, store, 0, chunks, scratch)
