@@ -447,7 +447,7 @@ def ndtri_tail32(p):
 def ndtri_lower32(p):
     """float32 z with Phi(z) = p, for a float64 p in (0, 1/2]: Wichura's PPND7 in
     float32, with ``ndtri_middle32`` between its central branch and its tails (relative
-    error below 4e-7). ``q = p - 1/2`` is taken in float64, so the central branch keeps
+    error below 4.5e-7). ``q = p - 1/2`` is taken in float64, so the central branch keeps
     full relative precision near the median; the tails start from ``-log(p)`` of the
     float64 ``p``. Only the branch taken is evaluated."""
     q = np.float32(p - _HALF64)

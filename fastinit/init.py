@@ -144,8 +144,7 @@ def _draw_once(tensor, make, args, generator, seed, backend, fans=False, empty_w
     drawing ``tensor`` alone from its block 0, the fill is that draw itself, without
     making the generator; where the CPU writes the tensor as one run of host memory
     (``arrays.host_run``), that run is written straight: the same values and the same
-    draws from torch's generators, and most of a small tensor's call saved (a 64-element
-    call costs about torch's)."""
+    draws from torch's generators, and most of a small tensor's call saved."""
     run = arrays.host_run(tensor) if backend is None or backend == "cpu" else None
     if run is None or run[1] not in FLOAT_DTYPES:
         run, dest = None, _destination(tensor)
